@@ -1,0 +1,308 @@
+/**
+ * The embedded Store: one SQLite file (WAL mode) under the data directory. better-sqlite3 is
+ * synchronous; the async contract lets a networked store implement the same interface.
+ */
+import Database from 'better-sqlite3';
+import type { JobListQuery, Store } from '../../engine/contracts.js';
+import type { FileRecord, JobRecord, JobStatus, RowResult, StatusUpdate } from '../../domain/types.js';
+import { TERMINAL_STATUSES } from '../../domain/types.js';
+
+/** Each entry moves the schema one version forward; PRAGMA user_version records where a file is. */
+const MIGRATIONS: string[] = [
+  `CREATE TABLE files (
+     id TEXT PRIMARY KEY,
+     owner_id TEXT NOT NULL,
+     filename TEXT NOT NULL,
+     purpose TEXT NOT NULL,
+     format TEXT NOT NULL,
+     bytes INTEGER NOT NULL,
+     line_count INTEGER NOT NULL,
+     columns TEXT NOT NULL,
+     state TEXT NOT NULL,
+     created_at INTEGER NOT NULL
+   );
+   CREATE INDEX files_owner ON files (owner_id, created_at);
+   CREATE TABLE jobs (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     id TEXT NOT NULL UNIQUE,
+     owner_id TEXT NOT NULL,
+     type TEXT NOT NULL,
+     status TEXT NOT NULL,
+     status_updates TEXT NOT NULL,
+     parameters TEXT NOT NULL,
+     spec TEXT NOT NULL,
+     row_count INTEGER NOT NULL,
+     results TEXT,
+     secrets TEXT,
+     finalizing INTEGER NOT NULL DEFAULT 0,
+     created_at TEXT NOT NULL,
+     updated_at TEXT NOT NULL
+   );
+   CREATE INDEX jobs_owner_status ON jobs (owner_id, status, seq);
+   CREATE TABLE rows (
+     job_id TEXT NOT NULL,
+     row_index INTEGER NOT NULL,
+     outcome TEXT NOT NULL,
+     label TEXT,
+     score REAL,
+     choice TEXT,
+     generation_failures INTEGER NOT NULL,
+     judge_failures INTEGER NOT NULL,
+     fields TEXT NOT NULL,
+     PRIMARY KEY (job_id, row_index)
+   ) WITHOUT ROWID;`,
+];
+
+interface FileRow {
+  id: string;
+  owner_id: string;
+  filename: string;
+  purpose: string;
+  format: string;
+  bytes: number;
+  line_count: number;
+  columns: string;
+  state: string;
+  created_at: number;
+}
+
+interface JobRow {
+  id: string;
+  owner_id: string;
+  type: string;
+  status: string;
+  status_updates: string;
+  parameters: string;
+  spec: string;
+  row_count: number;
+  results: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+interface ResultRow {
+  row_index: number;
+  outcome: string;
+  label: string | null;
+  score: number | null;
+  choice: string | null;
+  generation_failures: number;
+  judge_failures: number;
+  fields: string;
+}
+
+function toFile(row: FileRow): FileRecord {
+  return {
+    id: row.id,
+    ownerId: row.owner_id,
+    filename: row.filename,
+    purpose: row.purpose as FileRecord['purpose'],
+    format: row.format as FileRecord['format'],
+    bytes: row.bytes,
+    lineCount: row.line_count,
+    columns: JSON.parse(row.columns) as string[],
+    state: row.state as FileRecord['state'],
+    createdAt: row.created_at,
+  };
+}
+
+function toJob(row: JobRow): JobRecord {
+  return {
+    id: row.id,
+    ownerId: row.owner_id,
+    type: row.type as JobRecord['type'],
+    status: row.status as JobStatus,
+    statusUpdates: JSON.parse(row.status_updates) as StatusUpdate[],
+    parameters: JSON.parse(row.parameters) as Record<string, unknown>,
+    spec: JSON.parse(row.spec) as JobRecord['spec'],
+    rowCount: row.row_count,
+    results: row.results === null ? null : (JSON.parse(row.results) as Record<string, unknown>),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function toResult(row: ResultRow): RowResult {
+  return {
+    rowIndex: row.row_index,
+    outcome: row.outcome as RowResult['outcome'],
+    label: row.label,
+    score: row.score,
+    choice: row.choice as RowResult['choice'],
+    generationFailures: row.generation_failures,
+    judgeFailures: row.judge_failures,
+    fields: JSON.parse(row.fields) as Record<string, unknown>,
+  };
+}
+
+const PAGE = 1000;
+
+export function openSqliteStore(file: string): Store {
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  // NORMAL is durable across process crashes in WAL mode; only an OS crash can lose the last commits.
+  db.pragma('synchronous = NORMAL');
+  db.pragma('busy_timeout = 5000');
+  const version = db.pragma('user_version', { simple: true }) as number;
+  for (let v = version; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+
+  const q = {
+    insertFile: db.prepare(
+      `INSERT INTO files (id, owner_id, filename, purpose, format, bytes, line_count, columns, state, created_at)
+       VALUES (@id, @ownerId, @filename, @purpose, @format, @bytes, @lineCount, @columns, @state, @createdAt)`,
+    ),
+    getFile: db.prepare(`SELECT * FROM files WHERE id = ?`),
+    listFiles: db.prepare(`SELECT * FROM files WHERE owner_id = ? AND state = 'ready' ORDER BY created_at DESC, rowid DESC`),
+    completeFile: db.prepare(
+      `UPDATE files SET bytes = @bytes, line_count = @lineCount, columns = @columns, format = @format, state = 'ready' WHERE id = @id`,
+    ),
+    deleteFile: db.prepare(`DELETE FROM files WHERE id = ?`),
+    insertJob: db.prepare(
+      `INSERT INTO jobs (id, owner_id, type, status, status_updates, parameters, spec, row_count, results, secrets, created_at, updated_at)
+       VALUES (@id, @ownerId, @type, @status, @statusUpdates, @parameters, @spec, @rowCount, @results, @secrets, @createdAt, @updatedAt)`,
+    ),
+    getJob: db.prepare(`SELECT * FROM jobs WHERE id = ?`),
+    getSecrets: db.prepare(`SELECT secrets FROM jobs WHERE id = ?`),
+    unfinished: db.prepare(`SELECT * FROM jobs WHERE status NOT IN ('completed', 'error', 'user_error') ORDER BY seq`),
+    updateJob: db.prepare(
+      `UPDATE jobs SET status = @status, status_updates = @statusUpdates, results = @results, updated_at = @updatedAt,
+         secrets = CASE WHEN @terminal THEN NULL ELSE secrets END
+       WHERE id = @id`,
+    ),
+    claim: db.prepare(`UPDATE jobs SET finalizing = 1 WHERE id = ? AND finalizing = 0`),
+    release: db.prepare(`UPDATE jobs SET finalizing = 0 WHERE id = ?`),
+    saveRow: db.prepare(
+      `INSERT INTO rows (job_id, row_index, outcome, label, score, choice, generation_failures, judge_failures, fields)
+       VALUES (@jobId, @rowIndex, @outcome, @label, @score, @choice, @generationFailures, @judgeFailures, @fields)
+       ON CONFLICT (job_id, row_index) DO UPDATE SET outcome = excluded.outcome, label = excluded.label,
+         score = excluded.score, choice = excluded.choice, generation_failures = excluded.generation_failures,
+         judge_failures = excluded.judge_failures, fields = excluded.fields`,
+    ),
+    doneRows: db.prepare(`SELECT row_index FROM rows WHERE job_id = ? AND row_index >= ? AND row_index < ?`),
+    countRows: db.prepare(`SELECT COUNT(*) AS n FROM rows WHERE job_id = ?`),
+    pageRows: db.prepare(`SELECT * FROM rows WHERE job_id = ? AND row_index > ? ORDER BY row_index LIMIT ${PAGE}`),
+  };
+
+  const saveRows = db.transaction((jobId: string, rows: readonly RowResult[]) => {
+    for (const r of rows) {
+      q.saveRow.run({ ...r, jobId, fields: JSON.stringify(r.fields) });
+    }
+  });
+
+  const transition = db.transaction(
+    (id: string, from: readonly JobStatus[], update: StatusUpdate, patch?: { results?: Record<string, unknown> | null }) => {
+      const row = q.getJob.get(id) as JobRow | undefined;
+      if (!row || !from.includes(row.status as JobStatus)) return undefined;
+      const job = toJob(row);
+      job.status = update.status;
+      job.statusUpdates.push(update);
+      job.updatedAt = update.timestamp;
+      if (patch?.results !== undefined) job.results = patch.results;
+      q.updateJob.run({
+        id,
+        status: job.status,
+        statusUpdates: JSON.stringify(job.statusUpdates),
+        results: job.results === null ? null : JSON.stringify(job.results),
+        updatedAt: job.updatedAt,
+        terminal: TERMINAL_STATUSES.has(job.status) ? 1 : 0,
+      });
+      return job;
+    },
+  );
+
+  return {
+    async insertFile(file) {
+      q.insertFile.run({ ...file, columns: JSON.stringify(file.columns) });
+    },
+    async getFile(id) {
+      const row = q.getFile.get(id) as FileRow | undefined;
+      return row && toFile(row);
+    },
+    async listFiles(ownerId) {
+      return (q.listFiles.all(ownerId) as FileRow[]).map(toFile);
+    },
+    async completeFile(id, patch) {
+      q.completeFile.run({ id, ...patch, columns: JSON.stringify(patch.columns) });
+    },
+    async deleteFile(id) {
+      return q.deleteFile.run(id).changes > 0;
+    },
+    async insertJob(job, secrets) {
+      q.insertJob.run({
+        id: job.id,
+        ownerId: job.ownerId,
+        type: job.type,
+        status: job.status,
+        statusUpdates: JSON.stringify(job.statusUpdates),
+        parameters: JSON.stringify(job.parameters),
+        spec: JSON.stringify(job.spec),
+        rowCount: job.rowCount,
+        results: job.results === null ? null : JSON.stringify(job.results),
+        secrets: JSON.stringify(secrets),
+        createdAt: job.createdAt,
+        updatedAt: job.updatedAt,
+      });
+    },
+    async getJob(id) {
+      const row = q.getJob.get(id) as JobRow | undefined;
+      return row && toJob(row);
+    },
+    async getJobSecrets(id) {
+      const row = q.getSecrets.get(id) as { secrets: string | null } | undefined;
+      return row?.secrets ? (JSON.parse(row.secrets) as Record<string, string>) : {};
+    },
+    async listJobs(query: JobListQuery) {
+      const where: string[] = [];
+      const args: unknown[] = [];
+      if (query.ownerId !== undefined) {
+        where.push('owner_id = ?');
+        args.push(query.ownerId);
+      }
+      if (query.status !== undefined) {
+        where.push('status = ?');
+        args.push(query.status);
+      }
+      const sql = `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`;
+      return (db.prepare(sql).all(...args, query.limit) as JobRow[]).map(toJob);
+    },
+    async listUnfinishedJobs() {
+      return (q.unfinished.all() as JobRow[]).map(toJob);
+    },
+    async transitionJob(id, from, update, patch) {
+      return transition(id, from, update, patch);
+    },
+    async claimFinalization(id) {
+      return q.claim.run(id).changes === 1;
+    },
+    async releaseFinalization(id) {
+      q.release.run(id);
+    },
+    async saveRows(jobId, rows) {
+      if (rows.length > 0) saveRows(jobId, rows);
+    },
+    async doneRowIndexes(jobId, from, to) {
+      const rows = q.doneRows.all(jobId, from, to) as Array<{ row_index: number }>;
+      return new Set(rows.map((r) => r.row_index));
+    },
+    async countRows(jobId) {
+      return (q.countRows.get(jobId) as { n: number }).n;
+    },
+    async *iterateRows(jobId) {
+      let after = -1;
+      for (;;) {
+        const page = q.pageRows.all(jobId, after) as ResultRow[];
+        for (const row of page) yield toResult(row);
+        if (page.length < PAGE) return;
+        after = page[page.length - 1]!.row_index;
+      }
+    },
+    async close() {
+      db.close();
+    },
+  };
+}

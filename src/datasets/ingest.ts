@@ -1,0 +1,141 @@
+/**
+ * Dataset ingestion: stream an uploaded file to storage while checking it is a valid dataset, in
+ * one pass with bounded memory. Bytes go to a temporary sibling of the destination, which is
+ * renamed into place only once every check has passed, so a rejected or broken upload leaves
+ * nothing behind.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { CsvRows } from './csv.js';
+import { jsonlLines, JsonlRows } from './jsonl.js';
+import { fileError, LineCounter, toBuffer } from './lines.js';
+
+export type DatasetFormat = 'jsonl' | 'csv';
+
+export interface IngestSummary {
+  /** Size of the stored file. */
+  bytes: number;
+  /** Rows in the dataset (CSV: records after the header); with `validate: false`, lines. */
+  lineCount: number;
+  /** JSONL: the union of top-level keys in first-seen order. CSV: the header. */
+  columns: string[];
+  /** Hex SHA-256 of the stored bytes. */
+  sha256: string;
+}
+
+export interface IngestOptions {
+  format: DatasetFormat;
+  /** Reject files larger than this. Default: no limit. */
+  maxBytes?: number;
+  /** Reject lines (CSV: records) longer than this. Default 16 MiB. */
+  maxLineBytes?: number;
+  /** Default true. False stores the bytes and counts lines only, for files that are not datasets. */
+  validate?: boolean;
+}
+
+export const DEFAULT_MAX_LINE_BYTES = 16 * 1024 * 1024;
+/** Distinct JSONL keys beyond this are rejected: the column list must stay small. */
+export const MAX_COLUMNS = 10_000;
+
+type Chunks = AsyncIterable<Buffer>;
+type Shape = Pick<IngestSummary, 'lineCount' | 'columns'>;
+
+const noop = (): void => {};
+
+/**
+ * Streams `source` to `destPath` while validating; writes to a temporary sibling file and renames
+ * only on success, so a rejected upload leaves nothing behind (the temp file is removed on any
+ * error, including a source stream error/abort).
+ *
+ * @example
+ * const summary = await ingestDataset(request.file, join(dir, fileId), { format: 'jsonl' });
+ */
+export async function ingestDataset(
+  source: AsyncIterable<Uint8Array> | NodeJS.ReadableStream,
+  destPath: string,
+  opts: IngestOptions,
+): Promise<IngestSummary> {
+  const maxBytes = opts.maxBytes ?? Number.POSITIVE_INFINITY;
+  const maxLineBytes = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+  const tempPath = join(dirname(destPath), `.${basename(destPath)}.${randomBytes(6).toString('hex')}.tmp`);
+  const file = await open(tempPath, 'wx');
+  let open_ = true;
+  try {
+    const hash = createHash('sha256');
+    let bytes = 0;
+
+    /** The source's chunks, each counted, hashed and written before the next is read. */
+    async function* stored(): AsyncGenerator<Buffer, void, undefined> {
+      for await (const chunk of source as AsyncIterable<Uint8Array | string>) {
+        const buf = toBuffer(chunk);
+        bytes += buf.length;
+        if (bytes > maxBytes) throw fileError(`the file is larger than ${maxBytes} bytes`, 'file_too_large');
+        hash.update(buf);
+        // The write overlaps the validation of the same chunk.
+        const written = writeAll(file, buf);
+        written.catch(noop);
+        try {
+          yield buf;
+        } finally {
+          await written;
+        }
+      }
+    }
+
+    let shape: Shape;
+    if (opts.validate === false) shape = await countLines(stored());
+    else if (opts.format === 'jsonl') shape = await checkJsonl(stored(), maxLineBytes);
+    else shape = await checkCsv(stored(), maxLineBytes);
+
+    await file.sync();
+    open_ = false;
+    await file.close();
+    await rename(tempPath, destPath);
+    return { bytes, ...shape, sha256: hash.digest('hex') };
+  } catch (err) {
+    if (open_) await file.close().catch(noop);
+    await unlink(tempPath).catch(noop);
+    throw err;
+  }
+}
+
+async function writeAll(file: FileHandle, buf: Buffer): Promise<void> {
+  let offset = 0;
+  while (offset < buf.length) {
+    const { bytesWritten } = await file.write(buf, offset, buf.length - offset);
+    offset += bytesWritten;
+  }
+}
+
+async function checkJsonl(chunks: Chunks, maxLineBytes: number): Promise<Shape> {
+  const rows = new JsonlRows();
+  const columns = new Set<string>();
+  for await (const batch of jsonlLines(chunks, maxLineBytes)) {
+    for (const { bytes, number } of batch) {
+      if (!rows.isRow(bytes, number)) continue;
+      for (const key of Object.keys(rows.parse(bytes, number))) {
+        if (columns.has(key)) continue;
+        columns.add(key);
+        if (columns.size > MAX_COLUMNS) {
+          throw fileError(`line ${number} brings the rows to more than ${MAX_COLUMNS} distinct keys`, 'too_many_columns');
+        }
+      }
+    }
+  }
+  rows.finish();
+  return { lineCount: rows.rowCount, columns: [...columns] };
+}
+
+async function checkCsv(chunks: Chunks, maxLineBytes: number): Promise<Shape> {
+  const csv = new CsvRows({ maxRecordBytes: maxLineBytes });
+  for await (const chunk of chunks) csv.push(chunk, noop);
+  csv.end(noop);
+  return { lineCount: csv.rowCount, columns: csv.columns ?? [] };
+}
+
+async function countLines(chunks: Chunks): Promise<Shape> {
+  const counter = new LineCounter();
+  for await (const chunk of chunks) counter.push(chunk);
+  return { lineCount: counter.lines, columns: [] };
+}

@@ -1,0 +1,132 @@
+/** The vocabulary of assay's records; see docs/glossary.md. */
+
+export const EVAL_TYPES = ['classify', 'score', 'compare'] as const;
+export type EvalType = (typeof EVAL_TYPES)[number];
+
+export const JOB_STATUSES = ['pending', 'queued', 'running', 'completed', 'error', 'user_error'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+export const TERMINAL_STATUSES: ReadonlySet<JobStatus> = new Set(['completed', 'error', 'user_error']);
+
+export const MODEL_SOURCES = ['serverless', 'dedicated', 'external'] as const;
+export type ModelSource = (typeof MODEL_SOURCES)[number];
+
+export const FILE_PURPOSES = [
+  'fine-tune',
+  'eval',
+  'eval-sample',
+  'eval-output',
+  'eval-summary',
+  'batch-generated',
+  'batch-api',
+] as const;
+export type FilePurpose = (typeof FILE_PURPOSES)[number];
+export type FileFormat = 'jsonl' | 'csv';
+
+/** Where a file is in its life: announced by `POST /files`, then stored once its bytes arrive. */
+export type FileState = 'awaiting_upload' | 'ready';
+
+export interface FileRecord {
+  id: string;
+  ownerId: string;
+  filename: string;
+  purpose: FilePurpose;
+  format: FileFormat;
+  bytes: number;
+  lineCount: number;
+  columns: string[];
+  state: FileState;
+  createdAt: number; // unix seconds
+}
+
+export interface StatusUpdate {
+  status: JobStatus;
+  message: string;
+  timestamp: string;
+}
+
+/** One model endpoint as a job uses it: a judge, the model under test, or model A/B. */
+export interface ModelCall {
+  model: string;
+  source: ModelSource;
+  /** Explicit base URL for `external` models; null means the server's configured provider or a shortcut. */
+  baseUrl: string | null;
+  /** Key into the job's secrets map for this endpoint's API token, when one was given. */
+  secretRef: string | null;
+  maxTokens: number;
+  temperature: number;
+  numWorkers: number | null;
+}
+
+export interface JudgeSpec extends ModelCall {
+  systemTemplate: string;
+}
+
+export interface GeneratorSpec extends ModelCall {
+  systemTemplate: string;
+  inputTemplate: string;
+}
+
+/** How a row's judged response is obtained: read from a dataset column, or generated. */
+export type ResponseSource = { kind: 'column'; column: string } | { kind: 'generate'; generator: GeneratorSpec };
+
+interface SpecBase {
+  fileId: string;
+  judge: JudgeSpec;
+}
+export interface ClassifySpec extends SpecBase {
+  type: 'classify';
+  target: ResponseSource;
+  labels: string[];
+  passLabels: string[];
+}
+export interface ScoreSpec extends SpecBase {
+  type: 'score';
+  target: ResponseSource;
+  minScore: number;
+  maxScore: number;
+  passThreshold: number;
+}
+export interface CompareSpec extends SpecBase {
+  type: 'compare';
+  a: ResponseSource;
+  b: ResponseSource;
+  positionBiasCorrection: boolean;
+}
+/** A validated, normalised job: what the engine runs. Holds no secrets, only references to them. */
+export type JobSpec = ClassifySpec | ScoreSpec | CompareSpec;
+
+export interface JobRecord {
+  id: string;
+  ownerId: string;
+  type: EvalType;
+  status: JobStatus;
+  statusUpdates: StatusUpdate[];
+  /** The request's `parameters` as the caller sent them, tokens removed: what GET echoes. */
+  parameters: Record<string, unknown>;
+  spec: JobSpec;
+  rowCount: number;
+  results: Record<string, unknown> | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** What one row produced. Written by an upsert on (job, row index), so redelivery is harmless. */
+export interface RowResult {
+  rowIndex: number;
+  /** The row counts toward the job's pass/score/win figures only when `ok`. */
+  outcome: 'ok' | 'invalid' | 'generation_failed' | 'judge_failed';
+  label: string | null;
+  score: number | null;
+  /** compare: the final decision. */
+  choice: 'A' | 'B' | 'Tie' | null;
+  /** Failed calls counted by this row: generation (compare: both models) and judge (compare: both passes). */
+  generationFailures: number;
+  judgeFailures: number;
+  /** The fields this row adds to the result file (generations, verdict, feedback, audit). */
+  fields: Record<string, unknown>;
+}
+
+/** RFC 3339 UTC with microseconds, as Together's API writes timestamps. */
+export function timestamp(date = new Date()): string {
+  return date.toISOString().replace('Z', '000Z');
+}

@@ -1,0 +1,89 @@
+/**
+ * The seams between the engine and its backends. The engine imports only these; the embedded
+ * backend (SQLite, a local folder, an in-process queue) implements them today, and a PostgreSQL
+ * backend can implement the same contracts without touching the engine.
+ */
+import type { Readable } from 'node:stream';
+import type { FileRecord, JobRecord, JobStatus, RowResult, StatusUpdate } from '../domain/types.js';
+
+export interface JobListQuery {
+  ownerId?: string;
+  status?: JobStatus;
+  limit: number;
+}
+
+export interface JobCounts {
+  total: number;
+  done: number;
+}
+
+export interface Store {
+  insertFile(file: FileRecord): Promise<void>;
+  getFile(id: string): Promise<FileRecord | undefined>;
+  listFiles(ownerId: string): Promise<FileRecord[]>;
+  /** Marks an announced file stored, with what ingest learned about it. */
+  completeFile(id: string, patch: Pick<FileRecord, 'bytes' | 'lineCount' | 'columns' | 'format'>): Promise<void>;
+  deleteFile(id: string): Promise<boolean>;
+
+  /** Stores a new job with the secrets it needs while it runs (never returned by `getJob`). */
+  insertJob(job: JobRecord, secrets: Record<string, string>): Promise<void>;
+  getJob(id: string): Promise<JobRecord | undefined>;
+  getJobSecrets(id: string): Promise<Record<string, string>>;
+  listJobs(query: JobListQuery): Promise<JobRecord[]>;
+  /** Jobs not yet in a terminal status, oldest first: what a restarted server resumes. */
+  listUnfinishedJobs(): Promise<JobRecord[]>;
+  /**
+   * Moves a job to `to` only if its status is one of `from` (compare-and-set), appending a status
+   * update; returns the updated job, or undefined when another actor moved it first.
+   * Terminal moves also forget the job's secrets.
+   */
+  transitionJob(
+    id: string,
+    from: readonly JobStatus[],
+    update: StatusUpdate,
+    patch?: { results?: Record<string, unknown> | null },
+  ): Promise<JobRecord | undefined>;
+  /** Claims the right to finalize a job; true for exactly one caller. */
+  claimFinalization(id: string): Promise<boolean>;
+  /** Gives up a claim whose holder died before finishing (embedded restart). */
+  releaseFinalization(id: string): Promise<void>;
+
+  /** Upserts row results on (job, row index). */
+  saveRows(jobId: string, rows: readonly RowResult[]): Promise<void>;
+  /** Row indexes in [from, to) that already have a result. */
+  doneRowIndexes(jobId: string, from: number, to: number): Promise<Set<number>>;
+  countRows(jobId: string): Promise<number>;
+  /** Row results in row order, read in pages so memory stays flat. */
+  iterateRows(jobId: string): AsyncIterable<RowResult>;
+
+  close(): Promise<void>;
+}
+
+/** File contents. The embedded backend keeps them in a local folder. */
+export interface BlobStore {
+  /** A local path where ingest may write the file's bytes (atomically, via a temp file). */
+  pathFor(fileId: string): string;
+  openRead(fileId: string): Readable;
+  size(fileId: string): Promise<number>;
+  delete(fileId: string): Promise<void>;
+}
+
+/** A chunk of one job's rows: [start, end). */
+export interface RowChunk {
+  jobId: string;
+  start: number;
+  end: number;
+}
+
+export interface TaskQueue {
+  /** Adds tasks; a task whose key (job, start) is already queued or running is not added twice. */
+  enqueue(tasks: readonly RowChunk[]): Promise<void>;
+  /** Starts delivering tasks to `handler`, at most `concurrency` at once. */
+  consume(handler: (task: RowChunk) => Promise<void>, opts: { concurrency: number }): void;
+  /** Drops a job's queued tasks (running ones finish). */
+  cancel(jobId: string): Promise<void>;
+  /** Number of tasks of a job that are queued or running. */
+  pending(jobId: string): number;
+  /** Stops delivering and waits for the running handlers to finish. */
+  close(): Promise<void>;
+}

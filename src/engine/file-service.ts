@@ -1,0 +1,126 @@
+/**
+ * Files: announced (`POST /files` of the SDKs' three-step upload), received (the signed PUT, or a
+ * direct multipart upload), listed, read and deleted. Bytes are validated while they stream to
+ * storage; a rejected upload leaves neither bytes nor a stored record behind.
+ */
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { AssayError, NotFoundError, ValidationError } from '../domain/errors.js';
+import { FILE_PURPOSES, type FileFormat, type FilePurpose, type FileRecord } from '../domain/types.js';
+import { ingestDataset } from '../datasets/ingest.js';
+import type { BlobStore, Store } from './contracts.js';
+import { newFileId } from './ids.js';
+
+export interface FileAnnouncement {
+  ownerId: string;
+  filename?: string | undefined;
+  purpose?: string | undefined;
+  fileType?: string | undefined;
+}
+
+export interface FileService {
+  announce(req: FileAnnouncement): Promise<FileRecord>;
+  /** Receives the bytes of an announced file. */
+  receive(id: string, source: AsyncIterable<Uint8Array> | Readable): Promise<FileRecord>;
+  /** Announce and receive in one step (multipart `POST /files/upload`). */
+  upload(req: FileAnnouncement, source: AsyncIterable<Uint8Array> | Readable): Promise<FileRecord>;
+  get(id: string, ownerId: string): Promise<FileRecord>;
+  list(ownerId: string): Promise<FileRecord[]>;
+  open(id: string, ownerId: string): Promise<{ file: FileRecord; bytes: number; stream: Readable }>;
+  delete(id: string, ownerId: string): Promise<void>;
+}
+
+function checkPurpose(purpose: string | undefined): FilePurpose {
+  if (purpose === undefined || purpose === '') throw new ValidationError('purpose is required (for evaluation datasets: "eval")', 'purpose');
+  if (!(FILE_PURPOSES as readonly string[]).includes(purpose)) {
+    throw new ValidationError(`purpose must be one of ${FILE_PURPOSES.join(', ')}; got "${purpose}"`, 'purpose');
+  }
+  return purpose as FilePurpose;
+}
+
+function formatOf(fileType: string | undefined, filename: string): FileFormat {
+  const declared = fileType?.toLowerCase() || path.extname(filename).slice(1).toLowerCase() || 'jsonl';
+  if (declared === 'jsonl' || declared === 'json') return 'jsonl';
+  if (declared === 'csv') return 'csv';
+  if (declared === 'parquet') throw new ValidationError('parquet files are not supported; upload JSONL or CSV', 'file_type');
+  if (fileType) throw new ValidationError(`file_type must be jsonl or csv; got "${fileType}"`, 'file_type');
+  return 'jsonl';
+}
+
+export function createFileService(deps: { store: Store; blobs: BlobStore; maxUploadBytes?: number }): FileService {
+  const { store, blobs } = deps;
+  const receiving = new Set<string>();
+
+  async function owned(id: string, ownerId: string): Promise<FileRecord> {
+    const file = await store.getFile(id);
+    // Another owner's file is as invisible as a missing one.
+    if (!file || file.ownerId !== ownerId) throw new NotFoundError(`no file with id "${id}"`, 'id');
+    return file;
+  }
+
+  async function announce(req: FileAnnouncement): Promise<FileRecord> {
+    const purpose = checkPurpose(req.purpose);
+    // The TS SDK sends the caller's path as file_name; only its last part is the name.
+    const filename = path.basename((req.filename ?? '').replace(/\\/g, '/')) || 'upload.jsonl';
+    const file: FileRecord = {
+      id: newFileId(),
+      ownerId: req.ownerId,
+      filename,
+      purpose,
+      format: formatOf(req.fileType, filename),
+      bytes: 0,
+      lineCount: 0,
+      columns: [],
+      state: 'awaiting_upload',
+      createdAt: Math.floor(Date.now() / 1000),
+    };
+    await store.insertFile(file);
+    return file;
+  }
+
+  async function receive(id: string, source: AsyncIterable<Uint8Array> | Readable): Promise<FileRecord> {
+    const file = await store.getFile(id);
+    if (!file) throw new NotFoundError(`no file with id "${id}"`, 'id');
+    if (file.state !== 'awaiting_upload' || receiving.has(id)) {
+      throw new AssayError(`file ${id} has already been uploaded`, { code: 'already_uploaded', httpStatus: 409 });
+    }
+    receiving.add(id);
+    try {
+      const summary = await ingestDataset(source, blobs.pathFor(id), {
+        format: file.format,
+        ...(deps.maxUploadBytes !== undefined ? { maxBytes: deps.maxUploadBytes } : {}),
+      });
+      const patch = { bytes: summary.bytes, lineCount: summary.lineCount, columns: summary.columns, format: file.format };
+      await store.completeFile(id, patch);
+      return { ...file, ...patch, state: 'ready' };
+    } finally {
+      receiving.delete(id);
+    }
+  }
+
+  return {
+    announce,
+    receive,
+    async upload(req, source) {
+      const file = await announce(req);
+      try {
+        return await receive(file.id, source);
+      } catch (err) {
+        await store.deleteFile(file.id);
+        throw err;
+      }
+    },
+    get: owned,
+    list: (ownerId) => store.listFiles(ownerId),
+    async open(id, ownerId) {
+      const file = await owned(id, ownerId);
+      if (file.state !== 'ready') throw new ValidationError(`file ${id} has not been uploaded yet`, 'id', 'not_uploaded');
+      return { file, bytes: await blobs.size(id), stream: blobs.openRead(id) };
+    },
+    async delete(id, ownerId) {
+      await owned(id, ownerId);
+      await store.deleteFile(id);
+      await blobs.delete(id);
+    },
+  };
+}

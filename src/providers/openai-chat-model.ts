@@ -1,0 +1,145 @@
+/**
+ * ChatModel over any OpenAI-compatible chat-completions server, through the official `openai`
+ * client (which already retries 408/409/429/5xx and connection errors with backoff honouring
+ * `retry-after`). On top of it: error classification, retries of empty or malformed replies, and
+ * a per-endpoint memory of which structured-output modes the server accepts.
+ */
+import OpenAI, { APIError } from 'openai';
+import { ProviderError, type ProviderErrorKind } from '../domain/errors.js';
+import type { ChatModel, ChatRequest, ChatResult, ResponseFormat } from './chat-model.js';
+import type { Endpoint } from './endpoints.js';
+
+export interface OpenAIChatModelOptions {
+  timeoutMs: number;
+  maxRetries: number;
+}
+
+/** Structured-output modes, most to least precise; a server that rejects one is asked with the next. */
+type FormatMode = 'json_schema' | 'json_object' | 'none';
+const FORMAT_FALLBACK: Record<FormatMode, FormatMode | null> = { json_schema: 'json_object', json_object: 'none', none: null };
+
+function retryAfterMs(headers: Headers | undefined): number | null {
+  const ms = headers?.get('retry-after-ms');
+  if (ms && Number.isFinite(Number(ms))) return Number(ms);
+  const s = headers?.get('retry-after');
+  if (s && Number.isFinite(Number(s))) return Number(s) * 1000;
+  return null;
+}
+
+function messageOf(err: APIError): string {
+  const body = err.error as { message?: unknown } | undefined;
+  return typeof body?.message === 'string' ? body.message : err.message;
+}
+
+/** Maps a failure of the client to assay's provider error taxonomy. */
+export function classifyError(err: unknown, label: string): ProviderError {
+  if (err instanceof ProviderError) return err;
+  if (err instanceof OpenAI.APIConnectionTimeoutError) {
+    return new ProviderError(`${label}: the request timed out`, { kind: 'timeout', cause: err });
+  }
+  if (err instanceof OpenAI.APIConnectionError) {
+    return new ProviderError(`${label}: could not connect (${err.cause instanceof Error ? err.cause.message : err.message})`, {
+      kind: 'transient',
+      cause: err,
+    });
+  }
+  if (err instanceof OpenAI.APIError && err.status !== undefined) {
+    const status = err.status;
+    const detail = messageOf(err);
+    let kind: ProviderErrorKind;
+    let hint = '';
+    if (status === 401 || status === 403) {
+      kind = 'auth';
+      hint = ' (check the API key for this endpoint)';
+    } else if (status === 404) {
+      kind = 'not_found';
+      hint = ' (check the model name and base URL)';
+    } else if (status === 429) kind = 'rate_limit';
+    else if (status === 408 || status === 409 || status >= 500) kind = 'transient';
+    else if (/context|maximum.*tokens|too long/i.test(detail)) {
+      kind = 'context_length';
+      hint = ' (shorten the prompt or lower max_tokens)';
+    } else kind = 'bad_request';
+    return new ProviderError(`${label}: HTTP ${status}: ${detail}${hint}`, {
+      kind,
+      status,
+      retryAfterMs: retryAfterMs(err.headers),
+      cause: err,
+    });
+  }
+  // A 200 whose body is not a chat completion (invalid JSON, no choices) surfaces as a plain error.
+  const text = err instanceof Error ? err.message : String(err);
+  return new ProviderError(`${label}: malformed reply: ${text}`, { kind: 'malformed', cause: err });
+}
+
+function formatFor(mode: FormatMode, wanted: ResponseFormat): ResponseFormat | undefined {
+  if (mode === 'none') return undefined;
+  if (mode === 'json_object') return { type: 'json_object' };
+  return wanted;
+}
+
+/** A 400 that complains about `response_format` means the server lacks that structured-output mode. */
+function rejectsFormat(err: ProviderError): boolean {
+  return err.kind === 'bad_request' && /response_format|json_schema|json_object|structured|guided/i.test(err.message);
+}
+
+export function createOpenAIChatModel(endpoint: Endpoint, opts: OpenAIChatModelOptions): ChatModel {
+  const label = `${endpoint.model} at ${endpoint.baseUrl}`;
+  const client = new OpenAI({
+    baseURL: endpoint.baseUrl,
+    // Local servers (vLLM, Ollama, llama.cpp) often need no key, but the client insists on one.
+    apiKey: endpoint.apiKey ?? 'unused',
+    timeout: opts.timeoutMs,
+    maxRetries: opts.maxRetries,
+  });
+  let formatMode: FormatMode = 'json_schema';
+  const malformedRetries = Math.max(1, opts.maxRetries);
+
+  async function once(request: ChatRequest, mode: FormatMode): Promise<ChatResult> {
+    const responseFormat = request.responseFormat && formatFor(mode, request.responseFormat);
+    const completion = await client.chat.completions.create(
+      {
+        model: endpoint.model,
+        messages: request.messages,
+        max_tokens: request.maxTokens,
+        temperature: request.temperature,
+        ...(responseFormat ? { response_format: responseFormat as OpenAI.ResponseFormatJSONObject } : {}),
+      },
+      request.signal ? { signal: request.signal } : undefined,
+    );
+    const content = completion.choices?.[0]?.message?.content;
+    if (typeof content !== 'string' || content.trim() === '') {
+      throw new ProviderError(`${label}: the reply has no message content`, { kind: 'malformed' });
+    }
+    const usage = completion.usage
+      ? { promptTokens: completion.usage.prompt_tokens ?? 0, completionTokens: completion.usage.completion_tokens ?? 0 }
+      : null;
+    return { content, usage };
+  }
+
+  return {
+    label,
+    async complete(request) {
+      let malformed = 0;
+      for (;;) {
+        const mode = formatMode;
+        try {
+          return await once(request, mode);
+        } catch (raw) {
+          const err = classifyError(raw, label);
+          if (request.signal?.aborted) throw err;
+          if (request.responseFormat && rejectsFormat(err)) {
+            const next = FORMAT_FALLBACK[mode];
+            if (next !== null) {
+              // Remember for every later call to this endpoint, not just this one.
+              if (formatMode === mode) formatMode = next;
+              continue;
+            }
+          }
+          if (err.kind === 'malformed' && malformed++ < malformedRetries) continue;
+          throw err;
+        }
+      }
+    },
+  };
+}
