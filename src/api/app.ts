@@ -2,7 +2,7 @@
  * The HTTP app factory. Takes its dependencies, so tests can run it without a port
  * (`app.inject`) and the server can run it as a real process.
  */
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import formbody from '@fastify/formbody';
 import multipart from '@fastify/multipart';
 import type { Store } from '../engine/contracts.js';
@@ -41,7 +41,7 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     logger: { level: deps.logLevel ?? 'info' },
     // No per-request log lines on the hot path; errors are logged by the error handler.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: true,
     bodyLimit: 16 * 1024 * 1024,
   });

@@ -110,7 +110,7 @@ function describeIssue(issue: z.core.$ZodIssue, input: unknown): ValidationError
   let given: unknown = input;
   for (const key of issue.path) given = (given as Record<PropertyKey, unknown> | undefined)?.[key];
   let message: string;
-  if (given === undefined && issue.code === 'invalid_type') message = `${where} is required`;
+  if (given === undefined && (issue.code === 'invalid_type' || issue.code === 'invalid_union')) message = `${where} is required`;
   else if (issue.code === 'invalid_union') message = `${where} must be a dataset column name or a model config object with model, model_source and input_template`;
   else message = `${where}: ${issue.message}`;
   return new ValidationError(message, where);

@@ -1,0 +1,124 @@
+/**
+ * The Store contract, as one suite any adapter runs: `describeStoreContract('sqlite', open)`.
+ * Each test gets a fresh store from `open` and closes it afterwards.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Store } from '../../src/engine/contracts.js';
+import type { FileRecord, JobRecord, RowResult } from '../../src/domain/types.js';
+
+const judge = { model: 'j', source: 'serverless', baseUrl: null, secretRef: null, maxTokens: 1, temperature: 0, numWorkers: null, systemTemplate: '' } as const;
+
+export function fileRecord(id: string, patch: Partial<FileRecord> = {}): FileRecord {
+  return { id, ownerId: 'alice', filename: `${id}.jsonl`, purpose: 'eval', format: 'jsonl', bytes: 0, lineCount: 0, columns: [], state: 'awaiting_upload', createdAt: 1_700_000_000, ...patch };
+}
+
+export function jobRecord(id: string, patch: Partial<JobRecord> = {}): JobRecord {
+  return {
+    id,
+    ownerId: 'alice',
+    type: 'classify',
+    status: 'pending',
+    statusUpdates: [{ status: 'pending', message: 'created', timestamp: '2026-01-01T00:00:00.000000Z' }],
+    parameters: { labels: ['a', 'b'] },
+    spec: { type: 'classify', fileId: 'file-1', judge, target: { kind: 'column', column: 'r' }, labels: ['a', 'b'], passLabels: ['a'] },
+    rowCount: 3,
+    results: null,
+    createdAt: '2026-01-01T00:00:00.000000Z',
+    updatedAt: '2026-01-01T00:00:00.000000Z',
+    ...patch,
+  };
+}
+
+function rowResult(rowIndex: number, patch: Partial<RowResult> = {}): RowResult {
+  return { rowIndex, outcome: 'ok', label: 'a', score: null, choice: null, generationFailures: 0, judgeFailures: 0, fields: { label: 'a', n: rowIndex }, ...patch };
+}
+
+const update = (status: JobRecord['status'], message: string = status) => ({ status, message, timestamp: '2026-01-01T00:00:01.000000Z' });
+
+export function describeStoreContract(name: string, open: () => Promise<Store>): void {
+  describe(`Store contract: ${name}`, () => {
+    let store: Store | undefined;
+    const fresh = async () => (store = await open());
+    afterEach(async () => {
+      await store?.close();
+      store = undefined;
+    });
+
+    it('stores files, completes them, lists only ready ones per owner, deletes', async () => {
+      const s = await fresh();
+      await s.insertFile(fileRecord('file-a'));
+      await s.insertFile(fileRecord('file-b', { ownerId: 'bob', state: 'ready' }));
+      expect(await s.listFiles('alice')).toEqual([]);
+      await s.completeFile('file-a', { bytes: 10, lineCount: 2, columns: ['x', 'y'], format: 'jsonl' });
+      expect(await s.getFile('file-a')).toMatchObject({ state: 'ready', bytes: 10, lineCount: 2, columns: ['x', 'y'] });
+      expect((await s.listFiles('alice')).map((f) => f.id)).toEqual(['file-a']);
+      expect(await s.deleteFile('file-a')).toBe(true);
+      expect(await s.deleteFile('file-a')).toBe(false);
+      expect(await s.getFile('file-a')).toBeUndefined();
+    });
+
+    it('keeps secrets apart from the job and forgets them at a terminal status', async () => {
+      const s = await fresh();
+      await s.insertJob(jobRecord('eval-1'), { judge: 'sk-1' });
+      expect(JSON.stringify(await s.getJob('eval-1'))).not.toContain('sk-1');
+      expect(await s.getJobSecrets('eval-1')).toEqual({ judge: 'sk-1' });
+      await s.transitionJob('eval-1', ['pending'], update('completed'), { results: { ok: 1 } });
+      expect(await s.getJobSecrets('eval-1')).toEqual({});
+    });
+
+    it('moves a job only from the expected statuses and records every update', async () => {
+      const s = await fresh();
+      await s.insertJob(jobRecord('eval-1'), {});
+      expect(await s.transitionJob('eval-1', ['running'], update('completed'))).toBeUndefined();
+      const queued = await s.transitionJob('eval-1', ['pending'], update('queued', 'Job queued'));
+      expect(queued?.status).toBe('queued');
+      const done = await s.transitionJob('eval-1', ['queued'], update('completed'), { results: { A_wins: 1 } });
+      expect(done).toMatchObject({ status: 'completed', results: { A_wins: 1 }, updatedAt: '2026-01-01T00:00:01.000000Z' });
+      expect((await s.getJob('eval-1'))?.statusUpdates.map((u) => u.status)).toEqual(['pending', 'queued', 'completed']);
+      expect(await s.transitionJob('missing', ['pending'], update('queued'))).toBeUndefined();
+    });
+
+    it('lists jobs newest first, by owner and status, with a limit; unfinished oldest first', async () => {
+      const s = await fresh();
+      await s.insertJob(jobRecord('eval-1'), {});
+      await s.insertJob(jobRecord('eval-2', { status: 'completed' }), {});
+      await s.insertJob(jobRecord('eval-3', { ownerId: 'bob' }), {});
+      await s.insertJob(jobRecord('eval-4'), {});
+      expect((await s.listJobs({ ownerId: 'alice', limit: 10 })).map((j) => j.id)).toEqual(['eval-4', 'eval-2', 'eval-1']);
+      expect((await s.listJobs({ ownerId: 'alice', limit: 1 })).map((j) => j.id)).toEqual(['eval-4']);
+      expect((await s.listJobs({ ownerId: 'alice', status: 'completed', limit: 10 })).map((j) => j.id)).toEqual(['eval-2']);
+      expect((await s.listUnfinishedJobs()).map((j) => j.id)).toEqual(['eval-1', 'eval-3', 'eval-4']);
+    });
+
+    it('lets exactly one caller claim finalization until released', async () => {
+      const s = await fresh();
+      await s.insertJob(jobRecord('eval-1'), {});
+      const claims = await Promise.all([s.claimFinalization('eval-1'), s.claimFinalization('eval-1'), s.claimFinalization('eval-1')]);
+      expect(claims.filter(Boolean)).toHaveLength(1);
+      await s.releaseFinalization('eval-1');
+      expect(await s.claimFinalization('eval-1')).toBe(true);
+    });
+
+    it('upserts rows on (job, row index) so a redelivered chunk does no harm', async () => {
+      const s = await fresh();
+      await s.saveRows('eval-1', [rowResult(0), rowResult(2)]);
+      await s.saveRows('eval-1', [rowResult(2, { label: 'b', fields: { label: 'b' } }), rowResult(1)]);
+      await s.saveRows('eval-2', [rowResult(0)]);
+      expect(await s.countRows('eval-1')).toBe(3);
+      expect([...(await s.doneRowIndexes('eval-1', 1, 3))].sort()).toEqual([1, 2]);
+      const rows: RowResult[] = [];
+      for await (const r of s.iterateRows('eval-1')) rows.push(r);
+      expect(rows.map((r) => [r.rowIndex, r.label])).toEqual([[0, 'a'], [1, 'a'], [2, 'b']]);
+      expect(rows[2]?.fields).toEqual({ label: 'b' });
+    });
+
+    it('iterates many rows in order across pages', async () => {
+      const s = await fresh();
+      const n = 2500;
+      await s.saveRows('eval-1', Array.from({ length: n }, (_, i) => rowResult(n - 1 - i, { score: i })));
+      let expected = 0;
+      for await (const r of s.iterateRows('eval-1')) expect(r.rowIndex).toBe(expected++);
+      expect(expected).toBe(n);
+    });
+  });
+}
