@@ -35,7 +35,7 @@ export interface IngestOptions {
 }
 
 export const DEFAULT_MAX_LINE_BYTES = 16 * 1024 * 1024;
-/** Distinct JSONL keys beyond this are rejected: the column list must stay small. */
+/** A JSONL dataset whose rows have more distinct top-level keys than this is rejected. */
 export const MAX_COLUMNS = 10_000;
 
 type Chunks = AsyncIterable<Buffer>;
@@ -59,8 +59,14 @@ export async function ingestDataset(
   const maxBytes = opts.maxBytes ?? Number.POSITIVE_INFINITY;
   const maxLineBytes = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
   const tempPath = join(dirname(destPath), `.${basename(destPath)}.${randomBytes(6).toString('hex')}.tmp`);
-  const file = await open(tempPath, 'wx');
-  let open_ = true;
+  // Until the first read, nothing listens for a source stream's errors: keep one from crashing.
+  const emitter = 'on' in source && typeof source.on === 'function' ? source : null;
+  emitter?.on('error', noop);
+  const file = await open(tempPath, 'wx').catch((err: unknown) => {
+    emitter?.off('error', noop);
+    throw err;
+  });
+  let fileOpen = true;
   try {
     const hash = createHash('sha256');
     let bytes = 0;
@@ -89,14 +95,16 @@ export async function ingestDataset(
     else shape = await checkCsv(stored(), maxLineBytes);
 
     await file.sync();
-    open_ = false;
+    fileOpen = false;
     await file.close();
     await rename(tempPath, destPath);
     return { bytes, ...shape, sha256: hash.digest('hex') };
   } catch (err) {
-    if (open_) await file.close().catch(noop);
+    if (fileOpen) await file.close().catch(noop);
     await unlink(tempPath).catch(noop);
     throw err;
+  } finally {
+    emitter?.off('error', noop);
   }
 }
 
@@ -118,7 +126,7 @@ async function checkJsonl(chunks: Chunks, maxLineBytes: number): Promise<Shape> 
         if (columns.has(key)) continue;
         columns.add(key);
         if (columns.size > MAX_COLUMNS) {
-          throw fileError(`line ${number} brings the rows to more than ${MAX_COLUMNS} distinct keys`, 'too_many_columns');
+          throw fileError(`line ${number} brings the dataset to more than ${MAX_COLUMNS} columns`, 'too_many_columns');
         }
       }
     }

@@ -140,14 +140,27 @@ export async function* readLines(
   const collect: LineHandler = (bytes, number) => {
     batch.push({ number, bytes });
   };
+  // A bad line fails only after the lines before it are out, so problems surface in line order.
+  const failures: unknown[] = [];
+  const feed = (chunk: Buffer | null): void => {
+    try {
+      if (chunk === null) splitter.end(collect);
+      else splitter.push(chunk, collect);
+    } catch (error) {
+      failures.push(error);
+    }
+  };
   for await (const chunk of source) {
-    splitter.push(toBuffer(chunk), collect);
-    if (batch.length === 0) continue;
-    yield batch;
-    batch = [];
+    feed(toBuffer(chunk));
+    if (batch.length > 0) {
+      yield batch;
+      batch = [];
+    }
+    if (failures.length > 0) throw failures[0];
   }
-  splitter.end(collect);
+  feed(null);
   if (batch.length > 0) yield batch;
+  if (failures.length > 0) throw failures[0];
 }
 
 /** Counts lines as `LineSplitter` numbers them, without splitting: for files stored unvalidated. */

@@ -1,0 +1,126 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ingestDataset, type DatasetFormat } from './ingest.js';
+import { readRows, type DatasetRow } from './rows.js';
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'assay-rows-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function* chunks(content: string, size = Number.POSITIVE_INFINITY): AsyncGenerator<Buffer> {
+  const buf = Buffer.from(content, 'utf8');
+  for (let i = 0; i < buf.length; i += size) yield buf.subarray(i, Math.min(buf.length, i + size));
+}
+
+/** Ingests `content` (one byte at a time by default); returns the stored path and the row count ingest reported. */
+async function stored(content: string, format: DatasetFormat, chunkSize = 1): Promise<{ path: string; lineCount: number }> {
+  const path = join(dir, `data.${format}`);
+  const { lineCount } = await ingestDataset(chunks(content, chunkSize), path, { format });
+  return { path, lineCount };
+}
+
+async function collect(rows: AsyncIterable<DatasetRow>): Promise<DatasetRow[]> {
+  const out: DatasetRow[] = [];
+  for await (const row of rows) out.push(row);
+  return out;
+}
+
+describe('readRows, JSONL', () => {
+  const content = '\ufeff{"q":"one","info":{"n":1}}\r\n{"q":"two"}\r\n{"q":"three","tags":["a"]}\n{"q":"four"}\n\n  \n';
+
+  it('yields the rows ingest counted, with indexes and line numbers', async () => {
+    const { path, lineCount } = await stored(content, 'jsonl');
+    const rows = await collect(readRows(path, 'jsonl'));
+    expect(rows).toHaveLength(lineCount);
+    expect(rows).toEqual([
+      { index: 0, line: 1, data: { q: 'one', info: { n: 1 } } },
+      { index: 1, line: 2, data: { q: 'two' } },
+      { index: 2, line: 3, data: { q: 'three', tags: ['a'] } },
+      { index: 3, line: 4, data: { q: 'four' } },
+    ]);
+  });
+
+  it('starts at `from`', async () => {
+    const { path } = await stored(content, 'jsonl');
+    expect((await collect(readRows(path, 'jsonl', { from: 2 }))).map((r) => [r.index, r.line])).toEqual([
+      [2, 3],
+      [3, 4],
+    ]);
+    expect(await collect(readRows(path, 'jsonl', { from: 4 }))).toEqual([]);
+    expect(await collect(readRows(path, 'jsonl', { from: 0 }))).toHaveLength(4);
+  });
+
+  it('agrees with ingest over many chunks', async () => {
+    const lines = Array.from({ length: 20_000 }, (_, i) => JSON.stringify({ i, text: 'é☕'.repeat(i % 50) }));
+    const { path, lineCount } = await stored(`${lines.join('\n')}\n`, 'jsonl', 4099);
+    const rows = await collect(readRows(path, 'jsonl', { from: 19_990 }));
+    expect(lineCount).toBe(20_000);
+    expect(rows.map((r) => r.index)).toEqual(Array.from({ length: 10 }, (_, i) => 19_990 + i));
+    expect(rows[9]).toEqual({ index: 19_999, line: 20_000, data: { i: 19_999, text: 'é☕'.repeat(49) } });
+  });
+
+  it('applies the ingest rules to a file that was stored unchecked', async () => {
+    const path = join(dir, 'raw.jsonl');
+    await writeFile(path, '{"a":1}\n\n{"a":2}\n');
+    await expect(collect(readRows(path, 'jsonl'))).rejects.toMatchObject({ message: 'line 2 is empty', code: 'invalid_jsonl' });
+    await writeFile(path, '{"a":1}\n[2]\n');
+    const rows: DatasetRow[] = [];
+    await expect(
+      (async () => {
+        for await (const row of readRows(path, 'jsonl')) rows.push(row);
+      })(),
+    ).rejects.toMatchObject({ message: 'line 2 is a JSON array, not an object' });
+    expect(rows).toHaveLength(1);
+  });
+
+  it('can stop early', async () => {
+    const { path } = await stored(content, 'jsonl');
+    for await (const row of readRows(path, 'jsonl')) {
+      expect(row.index).toBe(0);
+      break;
+    }
+  });
+});
+
+describe('readRows, CSV', () => {
+  const content = '\ufeffprompt,answer\r\n"Hi, you","He said ""no"""\r\n"two\nlines",b\r\n,\r\nlast,row\r\n\r\n';
+
+  it('yields records as objects of strings, with the line each starts on', async () => {
+    const { path, lineCount } = await stored(content, 'csv');
+    const rows = await collect(readRows(path, 'csv'));
+    expect(rows).toHaveLength(lineCount);
+    expect(rows).toEqual([
+      { index: 0, line: 2, data: { prompt: 'Hi, you', answer: 'He said "no"' } },
+      { index: 1, line: 3, data: { prompt: 'two\nlines', answer: 'b' } },
+      { index: 2, line: 5, data: { prompt: '', answer: '' } },
+      { index: 3, line: 6, data: { prompt: 'last', answer: 'row' } },
+    ]);
+  });
+
+  it('starts at `from`', async () => {
+    const { path } = await stored(content, 'csv');
+    expect((await collect(readRows(path, 'csv', { from: 3 }))).map((r) => r.data)).toEqual([{ prompt: 'last', answer: 'row' }]);
+  });
+
+  it('keeps any column name as an own key', async () => {
+    const { path } = await stored('__proto__,constructor\nx,y\n', 'csv');
+    const [row] = await collect(readRows(path, 'csv'));
+    expect(Object.keys(row!.data)).toEqual(['__proto__', 'constructor']);
+    expect(Object.getPrototypeOf(row!.data)).toBe(Object.prototype);
+    expect(Object.getOwnPropertyDescriptor(row!.data, '__proto__')?.value).toBe('x');
+  });
+
+  it('agrees with ingest over many chunks', async () => {
+    const records = Array.from({ length: 30_000 }, (_, i) => `${i},"text, ""quoted""\nline ${i}"`);
+    const { path, lineCount } = await stored(`id,text\n${records.join('\n')}\n`, 'csv', 4099);
+    expect(lineCount).toBe(30_000);
+    const rows = await collect(readRows(path, 'csv', { from: 29_999 }));
+    expect(rows).toEqual([{ index: 29_999, line: 2 + 2 * 29_999, data: { id: '29999', text: 'text, "quoted"\nline 29999' } }]);
+  });
+});
