@@ -6,6 +6,7 @@
  * `queued`, `running` from its first chunk, then exactly one caller wins the finalization claim,
  * writes the result file and sets `completed`, `error` (too many failed rows) or `user_error`.
  */
+import { setMaxListeners } from 'node:events';
 import type { Config } from '../config/config.js';
 import { AssayError, NotFoundError, ValidationError } from '../domain/errors.js';
 import { parseJobRequest } from '../domain/job-request.js';
@@ -93,6 +94,8 @@ export function createEngine(deps: EngineDeps): Engine {
     const compiled = compileJob(job.spec);
     const secrets = await store.getJobSecrets(job.id);
     const abort = new AbortController();
+    // One listener per call in flight is expected (up to the job's concurrency), not a leak.
+    setMaxListeners(0, abort.signal);
     const generators: RowContext['generators'] = {};
     const spec = job.spec;
     if (spec.type === 'compare') {

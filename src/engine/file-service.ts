@@ -61,7 +61,11 @@ export function createFileService(deps: { store: Store; blobs: BlobStore; maxUpl
   async function announce(req: FileAnnouncement): Promise<FileRecord> {
     const purpose = checkPurpose(req.purpose);
     // The TS SDK sends the caller's path as file_name; only its last part is the name.
-    const filename = path.basename((req.filename ?? '').replace(/\\/g, '/')) || 'upload.jsonl';
+    const filename =
+      path
+        .basename((req.filename ?? '').replace(/\\/g, '/'))
+        // Control characters have no business in a name that ends up in headers and listings.
+        .replace(/[\u0000-\u001f\u007f]/g, '_') || 'upload.jsonl';
     const file: FileRecord = {
       id: newFileId(),
       ownerId: req.ownerId,

@@ -46,15 +46,25 @@ function rethrowIfFatal(err: unknown, role: string): void {
 }
 
 async function call(bound: BoundModel, messages: ChatMessage[], settings: JudgeSpec | GeneratorSpec, ctx: RowContext, responseFormat?: Record<string, unknown> & { type: string }) {
-  return bound.limiter.run(() =>
-    bound.model.complete({
-      messages,
-      maxTokens: settings.maxTokens,
-      temperature: settings.temperature,
-      ...(responseFormat ? { responseFormat } : {}),
-      signal: ctx.signal,
-    }),
-  );
+  return bound.limiter.run(async () => {
+    // A signal per call, linked to the job's: HTTP clients attach listeners to the signal they are
+    // given and keep them, so handing every call the job-wide signal would grow it row by row.
+    const perCall = new AbortController();
+    const onAbort = (): void => perCall.abort(ctx.signal.reason);
+    if (ctx.signal.aborted) onAbort();
+    else ctx.signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await bound.model.complete({
+        messages,
+        maxTokens: settings.maxTokens,
+        temperature: settings.temperature,
+        ...(responseFormat ? { responseFormat } : {}),
+        signal: perCall.signal,
+      });
+    } finally {
+      ctx.signal.removeEventListener('abort', onAbort);
+    }
+  });
 }
 
 /** The row's other columns, shown to the judge as the input when no prompt was generated. */

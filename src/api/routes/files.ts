@@ -6,7 +6,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
 import type { FileAnnouncement, FileService } from '../../engine/file-service.js';
-import { ValidationError } from '../../domain/errors.js';
+import { AssayError, ValidationError } from '../../domain/errors.js';
 import { fileJson } from '../serialize.js';
 import { sendError } from '../errors.js';
 import type { UploadSigner } from '../upload-url.js';
@@ -40,17 +40,29 @@ async function readMultipart(request: FastifyRequest, onFile: (fields: Fields, f
   const fields: Fields = {};
   let result: unknown;
   let sawFile = false;
-  for await (const part of request.parts()) {
-    if (part.type === 'field') {
-      if (typeof part.value === 'string') fields[part.fieldname] = part.value;
-    } else if (!sawFile) {
-      sawFile = true;
-      result = await onFile({ ...fields }, part.file, part.filename);
-    } else {
-      part.file.resume();
+  try {
+    for await (const part of request.parts()) {
+      if (part.type === 'field') {
+        if (typeof part.value === 'string') fields[part.fieldname] = part.value;
+      } else if (!sawFile) {
+        sawFile = true;
+        result = await onFile({ ...fields }, part.file, part.filename);
+      } else {
+        part.file.resume();
+      }
     }
+  } catch (err) {
+    if (err instanceof AssayError || (err as { statusCode?: number }).statusCode !== undefined) throw err;
+    // The multipart parser's own complaints (truncated body, no boundary) are the client's fault.
+    throw new ValidationError(`the multipart body is malformed: ${(err as Error).message}`, null, 'invalid_multipart');
   }
   return { fields, sawFile, result };
+}
+
+/** An ASCII fallback name plus the exact name in RFC 5987 form, so any filename is a valid header. */
+function contentDisposition(filename: string): string {
+  const ascii = filename.replace(/[^\x20-\x7e]|["\\]/g, '_');
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(filename)}`;
 }
 
 export function registerFileRoutes(app: FastifyInstance, deps: Deps): void {
@@ -133,7 +145,7 @@ export function registerFileRoutes(app: FastifyInstance, deps: Deps): void {
     return reply
       .header('content-type', 'application/octet-stream')
       .header('content-length', bytes)
-      .header('content-disposition', `attachment; filename="${file.filename.replace(/["\\\r\n]/g, '_')}"`)
+      .header('content-disposition', contentDisposition(file.filename))
       .send(stream);
   });
 

@@ -1,0 +1,236 @@
+/**
+ * In-process harness for the integration tests: the real assay server (SQLite store, engine,
+ * Fastify app) on a real loopback port with a fresh data directory, a fake OpenAI-compatible
+ * provider as its judge and model server, and small `fetch` helpers. No SDK, no mocks.
+ *
+ * @example
+ * ```ts
+ * const h = await startHarness();
+ * try {
+ *   const file = await h.uploadJsonl([{ q: '2+2?', a: '4' }]);
+ *   const res = await h.request('GET', `/v1/files/${file.id}`);
+ * } finally {
+ *   await h.close();
+ * }
+ * ```
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'vitest';
+import { loadConfig, type Config } from '../../src/config/config.js';
+import { startServer, type RunningServer } from '../../src/server.js';
+import {
+  jsonReply,
+  startFakeProvider,
+  type FakeChatRequest,
+  type FakeProvider,
+  type FakeProviderOptions,
+  type FakeReply,
+} from '../../src/testing/fake-provider.js';
+import { waitFor } from '../support/server-process.js';
+
+export { waitFor };
+
+/** Marks a response the scripted judge treats as good (first label, top score, the winner). */
+export const GOOD = '[good]';
+
+export interface ApiResponse {
+  status: number;
+  headers: Headers;
+  text: string;
+  /** The parsed JSON body, or `undefined` when the body is not JSON. */
+  body: unknown;
+}
+
+export interface RequestOptions {
+  /** Serialised as JSON with `Content-Type: application/json`. */
+  json?: unknown;
+  /** Sent as is. */
+  body?: string | Uint8Array | FormData | URLSearchParams;
+  headers?: Record<string, string>;
+}
+
+export interface UploadedFile {
+  id: string;
+  [key: string]: unknown;
+}
+
+export interface Harness {
+  /** Origin of the server, e.g. `http://127.0.0.1:41234`. */
+  url: string;
+  dataDir: string;
+  fake: FakeProvider;
+  server: RunningServer;
+  config: Config;
+  request(method: string, path: string, opts?: RequestOptions): Promise<ApiResponse>;
+  /** Direct multipart `POST /v1/files/upload`; fails the test unless it answers 200. */
+  upload(content: string, filename?: string): Promise<UploadedFile>;
+  uploadJsonl(rows: readonly Record<string, unknown>[], filename?: string): Promise<UploadedFile>;
+  /** `POST /v1/evaluation`; fails the test unless it answers 200, and returns the job id. */
+  createJob(body: unknown): Promise<string>;
+  /** Polls `GET /v1/evaluation/{id}` until the job is in a terminal status, and returns it. */
+  waitForJob(id: string, timeoutMs?: number): Promise<Job>;
+  close(): Promise<void>;
+}
+
+export interface Job {
+  workflow_id: string;
+  status: string;
+  status_updates: Array<{ status: string; message: string; timestamp: string }>;
+  parameters: Record<string, unknown>;
+  results: Record<string, unknown> | null;
+  [key: string]: unknown;
+}
+
+const TERMINAL = new Set(['completed', 'error', 'user_error']);
+
+export async function request(base: string, method: string, path: string, opts: RequestOptions = {}): Promise<ApiResponse> {
+  const headers: Record<string, string> = { ...opts.headers };
+  let body: RequestInit['body'];
+  if (opts.json !== undefined) {
+    headers['content-type'] ??= 'application/json';
+    body = JSON.stringify(opts.json);
+  } else if (opts.body !== undefined) {
+    body = opts.body;
+  }
+  const res = await fetch(`${base}${path}`, { method, headers, body, redirect: 'manual' });
+  const text = await res.text();
+  let parsed: unknown;
+  try {
+    parsed = text === '' ? undefined : JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  return { status: res.status, headers: res.headers, text, body: parsed };
+}
+
+/** A JSONL document of `rows`, one object a line, with a trailing newline. */
+export function jsonl(rows: readonly unknown[]): string {
+  return rows.map((row) => `${JSON.stringify(row)}\n`).join('');
+}
+
+/**
+ * What a sensible judge would answer, decided by the request alone: the verdict key is read from
+ * the structured-output schema (or the format instruction), and a response containing `GOOD` gets
+ * the first label, the top score, or the win.
+ */
+export function scriptedJudge(req: FakeChatRequest): FakeReply {
+  const format = req.body['response_format'] as { json_schema?: { schema?: { properties?: Record<string, { enum?: string[]; maximum?: number; minimum?: number }> } } } | undefined;
+  const props = format?.json_schema?.schema?.properties;
+  if (props?.['label']?.enum) {
+    const labels = props['label'].enum;
+    const good = req.userText.includes(GOOD);
+    return jsonReply({ feedback: good ? 'looks right' : 'looks wrong', label: good ? labels[0] : labels[labels.length - 1] });
+  }
+  if (props?.['score']) {
+    const good = req.userText.includes(GOOD);
+    return jsonReply({ feedback: 'scored', score: good ? props['score'].maximum : props['score'].minimum });
+  }
+  if (props?.['choice']) {
+    const a = /<response_a>([\s\S]*?)<\/response_a>/.exec(req.userText)?.[1] ?? '';
+    return jsonReply({ feedback: 'compared', choice: a.includes(GOOD) ? 'A' : 'B' });
+  }
+  // Not a judge call: the model under test.
+  return { content: `${GOOD} generated answer to: ${req.userText}` };
+}
+
+export interface HarnessOptions {
+  fake?: FakeProviderOptions;
+  config?: Partial<Config>;
+}
+
+export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
+  const fake = await startFakeProvider({ reply: scriptedJudge, ...opts.fake });
+  const dataDir = await mkdtemp(join(tmpdir(), 'assay-it-'));
+  const config = loadConfig(
+    {},
+    {
+      port: 0,
+      host: '127.0.0.1',
+      dataDir,
+      providerBaseUrl: fake.url,
+      logLevel: 'warn',
+      ...opts.config,
+    },
+  );
+  let server: RunningServer;
+  try {
+    server = await startServer(config);
+  } catch (err) {
+    await fake.close();
+    await rm(dataDir, { recursive: true, force: true });
+    throw err;
+  }
+  const url = server.url;
+  const call = (method: string, path: string, o?: RequestOptions) => request(url, method, path, o);
+
+  const upload = async (content: string, filename = 'data.jsonl'): Promise<UploadedFile> => {
+    const form = new FormData();
+    form.append('purpose', 'eval');
+    form.append('file_name', filename);
+    form.append('file', new Blob([content]), filename);
+    const res = await call('POST', '/v1/files/upload', { body: form });
+    expect(res.status, res.text).toBe(200);
+    return res.body as UploadedFile;
+  };
+
+  const getJob = async (id: string): Promise<Job> => {
+    const res = await call('GET', `/v1/evaluation/${id}`);
+    expect(res.status, res.text).toBe(200);
+    return res.body as Job;
+  };
+
+  let closed = false;
+  return {
+    url,
+    dataDir,
+    fake,
+    server,
+    config,
+    request: call,
+    upload,
+    uploadJsonl: (rows, filename) => upload(jsonl(rows), filename),
+    async createJob(body) {
+      const res = await call('POST', '/v1/evaluation', { json: body });
+      expect(res.status, res.text).toBe(200);
+      const created = res.body as { workflow_id: string; status: string };
+      expect(created.status).toBe('pending');
+      return created.workflow_id;
+    },
+    waitForJob: (id, timeoutMs = 15_000) =>
+      waitFor(
+        async () => {
+          const job = await getJob(id);
+          return TERMINAL.has(job.status) && job;
+        },
+        { what: `job ${id} to finish`, timeoutMs, intervalMs: 20 },
+      ),
+    async close() {
+      if (closed) return;
+      closed = true;
+      try {
+        await server.close();
+      } finally {
+        await fake.close();
+        await rm(dataDir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+/** Asserts Together's error envelope, the status, and that the message matches every pattern. */
+export function expectError(res: ApiResponse, status: number, ...patterns: RegExp[]): { message: string; type: string; param: string | null; code: string | null } {
+  expect(res.status, res.text).toBe(status);
+  expect(res.headers.get('content-type') ?? '').toMatch(/application\/json/);
+  const body = res.body as { error?: Record<string, unknown> };
+  const error = body?.error as { message: string; type: string; param: string | null; code: string | null };
+  expect(error, res.text).toBeTypeOf('object');
+  expect(Object.keys(error).sort()).toEqual(['code', 'message', 'param', 'type']);
+  expect(error.message).toBeTypeOf('string');
+  expect(error.type).toBeTypeOf('string');
+  expect(error.param === null || typeof error.param === 'string', res.text).toBe(true);
+  expect(error.code === null || typeof error.code === 'string', res.text).toBe(true);
+  for (const pattern of patterns) expect(error.message).toMatch(pattern);
+  return error;
+}
