@@ -6,7 +6,7 @@ const judge = { model: 'j', source: 'serverless', baseUrl: null, secretRef: null
 const target = { kind: 'column', column: 'r' } as const;
 
 function row(i: number, patch: Partial<RowResult>): RowResult {
-  return { rowIndex: i, outcome: 'ok', label: null, score: null, choice: null, generationFailures: 0, judgeFailures: 0, fields: {}, ...patch };
+  return { rowIndex: i, outcome: 'ok', label: null, score: null, choice: null, generationFailures: 0, judgeFailures: 0, usage: {}, fields: {}, ...patch };
 }
 
 function summarize(spec: JobSpec, rows: RowResult[], labelCountsAsString = false) {
@@ -28,7 +28,7 @@ describe('classify summary', () => {
       row(5, { outcome: 'generation_failed', generationFailures: 1 }),
     ];
     const { results, failedRows, totalRows } = summarize(spec, rows);
-    expect(results).toEqual({
+    expect(results).toMatchObject({
       generation_fail_count: 1,
       judge_fail_count: 1,
       invalid_label_count: 1,
@@ -36,6 +36,9 @@ describe('classify summary', () => {
       label_counts: { good: 2, bad: 1, meh: 0 },
     });
     expect([failedRows, totalRows]).toEqual([2, 6]);
+    // Wilson 95% for 2 of 3, in percent; proportions per label on the 0–1 scale.
+    expect(results.pass_percentage_ci).toEqual({ low: 20.76596, high: 93.850806 });
+    expect(results.label_proportions).toMatchObject({ good: { proportion: 0.666667 }, meh: { proportion: 0, low: 0 } });
   });
 
   it('can emit label_counts as the JSON string of the upstream schema', () => {
@@ -51,7 +54,7 @@ describe('score summary', () => {
     const rows = [...scores.map((score, i) => row(i, { score })), row(8, { outcome: 'invalid' }), row(9, { outcome: 'judge_failed', judgeFailures: 1 })];
     const { results } = summarize(spec, rows);
     // mean 5, sum of squared deviations 32, sample variance 32/7
-    expect(results).toEqual({
+    expect(results).toMatchObject({
       aggregated_scores: { mean_score: 5, std_score: Number(Math.sqrt(32 / 7).toFixed(6)), pass_percentage: 25 },
       generation_fail_count: 0,
       judge_fail_count: 1,
@@ -61,8 +64,14 @@ describe('score summary', () => {
   });
 
   it('has no spread for a single score and zeros for none', () => {
-    expect(summarize(spec, [row(0, { score: 8 })]).results.aggregated_scores).toEqual({ mean_score: 8, std_score: 0, pass_percentage: 100 });
-    expect(summarize(spec, []).results.aggregated_scores).toEqual({ mean_score: 0, std_score: 0, pass_percentage: 0 });
+    expect(summarize(spec, [row(0, { score: 8 })]).results.aggregated_scores).toMatchObject({
+      mean_score: 8,
+      std_score: 0,
+      pass_percentage: 100,
+      mean_score_stderr: null,
+      mean_score_ci: null,
+    });
+    expect(summarize(spec, []).results.aggregated_scores).toMatchObject({ mean_score: 0, std_score: 0, pass_percentage: 0, pass_percentage_ci: null });
   });
 });
 
@@ -77,7 +86,7 @@ describe('compare summary', () => {
       row(4, { outcome: 'generation_failed', generationFailures: 2 }),
       row(5, { outcome: 'invalid' }),
     ];
-    expect(summarize(spec, rows).results).toEqual({
+    expect(summarize(spec, rows).results).toMatchObject({
       A_wins: 2,
       B_wins: 1,
       Ties: 1,
@@ -85,5 +94,45 @@ describe('compare summary', () => {
       judge_fail_count: 1,
       invalid_judge_count: 1,
     });
+  });
+});
+
+describe('position bias and usage', () => {
+  const spec: JobSpec = { type: 'compare', fileId: 'f', judge, a: target, b: target, positionBiasCorrection: true };
+
+  it('reports a judge that always picks the first response: every row a tie, flip rate and first-position rate 1', () => {
+    const rows = [0, 1, 2, 3].map((i) => row(i, { choice: 'Tie', fields: { choice_original: 'A', choice_flipped: 'B', passes_agree: false } }));
+    expect(summarize(spec, rows).results).toMatchObject({ A_wins: 0, B_wins: 0, Ties: 4, flip_rate: 1, first_position_preference_rate: 1, win_rate_a: 0.5 });
+  });
+
+  it('reports an unbiased judge preferring A: flip rate 0, first position half the time', () => {
+    const rows = [0, 1, 2].map((i) => row(i, { choice: 'A', fields: { choice_original: 'A', choice_flipped: 'A', passes_agree: true } }));
+    const results = summarize(spec, rows).results;
+    expect(results).toMatchObject({ A_wins: 3, flip_rate: 0, first_position_preference_rate: 0.5, win_rate_a: 1, sign_test_p_value: 0.25 });
+  });
+
+  it('adds up tokens by role and prices them when every model has a price', () => {
+    const gen: JobSpec = {
+      type: 'score',
+      fileId: 'f',
+      judge,
+      target: { kind: 'generate', generator: { ...judge, model: 'g', inputTemplate: '' } },
+      minScore: 0,
+      maxScore: 1,
+      passThreshold: 1,
+    };
+    const rows = [
+      row(0, { score: 1, usage: { judge: { prompt: 1000, completion: 10 }, target: { prompt: 100, completion: 500 } } }),
+      row(1, { outcome: 'judge_failed', usage: { target: { prompt: 100, completion: 500 } } }),
+    ];
+    const s = createSummarizer(gen, { labelCountsAsString: false, prices: { j: { input: 1, output: 2 }, g: { input: 3, output: 4 } } });
+    rows.forEach((r) => s.add(r));
+    expect(s.finish().results).toMatchObject({
+      usage: { generation: { prompt_tokens: 200, completion_tokens: 1000 }, judge: { prompt_tokens: 1000, completion_tokens: 10 }, total_tokens: 2210 },
+      cost: { generation: 0.0046, judge: 0.00102, total: 0.00562 },
+    });
+    const unpriced = createSummarizer(gen, { labelCountsAsString: false, prices: { j: { input: 1, output: 2 } } });
+    rows.forEach((r) => unpriced.add(r));
+    expect(unpriced.finish().results.cost).toBeUndefined();
   });
 });

@@ -1,48 +1,87 @@
 /**
  * Job summaries computed in one pass over row results, in constant memory. The figures follow
- * Together's result objects; docs/results.md says how each is defined.
+ * Together's result objects; assay adds intervals, position-bias measures and token usage beside
+ * them. docs/results.md and docs/statistics.md say how each is defined.
  */
-import type { JobSpec, RowResult } from '../domain/types.js';
+import type { JobSpec, RowResult, UsageRole } from '../domain/types.js';
+import { meanInterval, signTest, wilsonInterval, wilsonPercentInterval, winRateInterval } from './intervals.js';
+import { createUsageCounter, type PriceTable } from './usage.js';
 
 export interface SummaryOptions {
   labelCountsAsString: boolean;
+  prices?: PriceTable;
 }
 
 export interface Summary {
   /** Rows that failed generation or judging after retries; drives the job failure policy. */
   failedRows: number;
   totalRows: number;
-  /** Together's result object for the job's type (result_file_id added by the caller). */
+  /** Together's result object for the job's type plus assay's additions (result_file_id added by the caller). */
   results: Record<string, unknown>;
 }
 
 const round = (x: number, digits = 6): number => Number(x.toFixed(digits));
+const share = (part: number, whole: number): number | null => (whole === 0 ? null : round(part / whole));
+
+function modelsOf(spec: JobSpec): Partial<Record<UsageRole, string>> {
+  const models: Partial<Record<UsageRole, string>> = { judge: spec.judge.model };
+  if (spec.type === 'compare') {
+    if (spec.a.kind === 'generate') models.a = spec.a.generator.model;
+    if (spec.b.kind === 'generate') models.b = spec.b.generator.model;
+  } else if (spec.target.kind === 'generate') models.target = spec.target.generator.model;
+  return models;
+}
 
 export function createSummarizer(spec: JobSpec, opts: SummaryOptions) {
+  const usage = createUsageCounter(modelsOf(spec), opts.prices ?? {});
   let total = 0;
   let failed = 0;
   let generationFails = 0;
   let judgeFails = 0;
   let invalid = 0;
+  let valid = 0;
+  let passes = 0;
   // classify
   const labelCounts = new Map<string, number>(spec.type === 'classify' ? spec.labels.map((l) => [l, 0]) : []);
-  let passes = 0;
-  let valid = 0;
-  // score: Welford's running mean and variance, stable for long runs
+  // score: Welford's running mean and sum of squared deviations, stable for long runs
   let mean = 0;
   let m2 = 0;
   // compare
   let aWins = 0;
   let bWins = 0;
   let ties = 0;
+  let pairedRows = 0;
+  let flips = 0;
+  let validPasses = 0;
+  let firstChosen = 0;
+
+  function countPasses(fields: Record<string, unknown>): void {
+    // The response shown first is model A's in the original pass and model B's in the flipped one.
+    const original = fields.choice_original;
+    const flipped = fields.choice_flipped;
+    if (original === 'A' || original === 'B') {
+      validPasses++;
+      if (original === 'A') firstChosen++;
+    }
+    if (flipped === 'A' || flipped === 'B') {
+      validPasses++;
+      if (flipped === 'B') firstChosen++;
+    }
+    if (typeof fields.passes_agree === 'boolean') {
+      pairedRows++;
+      if (!fields.passes_agree) flips++;
+    }
+  }
 
   return {
     add(row: RowResult): void {
       total++;
+      usage.add(row.usage);
       generationFails += row.generationFailures;
       judgeFails += row.judgeFailures;
       if (row.outcome === 'generation_failed' || row.outcome === 'judge_failed') failed++;
       if (row.outcome === 'invalid') invalid++;
+      if (spec.type === 'compare') countPasses(row.fields);
       if (row.outcome !== 'ok') return;
       valid++;
       if (spec.type === 'classify' && row.label !== null) {
@@ -59,6 +98,7 @@ export function createSummarizer(spec: JobSpec, opts: SummaryOptions) {
         else ties++;
       }
     },
+
     finish(): Summary {
       const passPercentage = valid === 0 ? 0 : round((100 * passes) / valid);
       let results: Record<string, unknown>;
@@ -70,15 +110,22 @@ export function createSummarizer(spec: JobSpec, opts: SummaryOptions) {
           invalid_label_count: invalid,
           pass_percentage: passPercentage,
           label_counts: opts.labelCountsAsString ? JSON.stringify(counts) : counts,
+          pass_percentage_ci: wilsonPercentInterval(passes, valid),
+          label_proportions: Object.fromEntries(
+            [...labelCounts].map(([label, n]) => [label, valid === 0 ? null : { proportion: round(n / valid), ...wilsonInterval(n, valid)! }]),
+          ),
         };
       } else if (spec.type === 'score') {
-        // Sample standard deviation (n - 1); a single score has no spread.
-        const std = valid > 1 ? Math.sqrt(m2 / (valid - 1)) : 0;
+        const interval = meanInterval({ n: valid, mean, m2 }, 0.95, { min: spec.minScore, max: spec.maxScore });
         results = {
           aggregated_scores: {
             mean_score: valid === 0 ? 0 : round(mean),
-            std_score: round(std),
+            // Sample standard deviation (n - 1); a single score has no spread.
+            std_score: valid > 1 ? round(Math.sqrt(m2 / (valid - 1))) : 0,
             pass_percentage: passPercentage,
+            mean_score_stderr: interval?.stdError ?? null,
+            mean_score_ci: interval && interval.low !== null && interval.high !== null ? { low: interval.low, high: interval.high } : null,
+            pass_percentage_ci: wilsonPercentInterval(passes, valid),
           },
           generation_fail_count: generationFails,
           judge_fail_count: judgeFails,
@@ -86,6 +133,7 @@ export function createSummarizer(spec: JobSpec, opts: SummaryOptions) {
           failed_samples: failed + invalid,
         };
       } else {
+        const winRate = winRateInterval(aWins, bWins, ties);
         results = {
           A_wins: aWins,
           B_wins: bWins,
@@ -93,9 +141,14 @@ export function createSummarizer(spec: JobSpec, opts: SummaryOptions) {
           generation_fail_count: generationFails,
           judge_fail_count: judgeFails,
           invalid_judge_count: invalid,
+          win_rate_a: winRate?.winRate ?? null,
+          win_rate_a_ci: winRate ? { low: winRate.low, high: winRate.high } : null,
+          sign_test_p_value: signTest(aWins, bWins).pValue,
+          flip_rate: spec.positionBiasCorrection ? share(flips, pairedRows) : null,
+          first_position_preference_rate: share(firstChosen, validPasses),
         };
       }
-      return { failedRows: failed, totalRows: total, results };
+      return { failedRows: failed, totalRows: total, results: { ...results, ...usage.finish() } };
     },
   };
 }
