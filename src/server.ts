@@ -26,7 +26,11 @@ export async function startServer(config: Config): Promise<RunningServer> {
   fs.mkdirSync(config.dataDir, { recursive: true });
   const store = openSqliteStore(path.join(config.dataDir, 'assay.db'));
   const blobs = openLocalBlobStore(path.join(config.dataDir, 'files'));
-  const models = createModelRegistry(config, { timeoutMs: config.providerTimeoutMs, maxRetries: config.providerMaxRetries });
+  const models = createModelRegistry(config, {
+    timeoutMs: config.providerTimeoutMs,
+    maxRetries: config.providerMaxRetries,
+    limits: config.endpointLimits,
+  });
   let app: FastifyInstance | undefined;
   const queue = createMemoryQueue({
     onError: (err, task) => app?.log.error({ err, job: task.jobId }, 'chunk task failed'),

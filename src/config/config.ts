@@ -2,6 +2,27 @@
  * The one place assay reads its environment. Everything else receives a frozen `Config`.
  */
 import path from 'node:path';
+import type { PriceTable } from '../stats/usage.js';
+import { parseEndpointLimits, type EndpointLimitsTable } from '../providers/endpoint-limits.js';
+
+function prices(env: Env): PriceTable {
+  const raw = str(env, 'ASSAY_PRICES');
+  if (raw === null) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new Error('ASSAY_PRICES must be JSON like {"model": {"input": 0.2, "output": 0.6}}');
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('ASSAY_PRICES must be a JSON object');
+  for (const [model, price] of Object.entries(parsed as Record<string, unknown>)) {
+    const p = price as { input?: unknown; output?: unknown } | null;
+    if (typeof p?.input !== 'number' || typeof p.output !== 'number' || p.input < 0 || p.output < 0) {
+      throw new Error(`ASSAY_PRICES["${model}"] needs non-negative numbers "input" and "output" (per million tokens)`);
+    }
+  }
+  return parsed as PriceTable;
+}
 
 export interface Config {
   host: string;
@@ -35,6 +56,10 @@ export interface Config {
   /** How long a signed upload URL stays valid, in seconds. */
   uploadUrlTtlSeconds: number;
   logLevel: string;
+  /** Per-endpoint concurrency and rate budgets (ASSAY_ENDPOINT_LIMITS, JSON). */
+  endpointLimits: EndpointLimitsTable;
+  /** Model prices per million tokens, for job cost: `{"model": {"input": 0.2, "output": 0.6}}`. */
+  prices: PriceTable;
 }
 
 const DEFAULT_MODELS = [
@@ -95,10 +120,12 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     generationTemperature: num(env, 'ASSAY_GENERATION_TEMPERATURE', 0.05),
     maxFailedRowShare: num(env, 'ASSAY_MAX_FAILED_ROW_SHARE', 0.3),
     providerTimeoutMs: int(env, 'ASSAY_PROVIDER_TIMEOUT_MS', 600_000, 1),
-    providerMaxRetries: int(env, 'ASSAY_PROVIDER_MAX_RETRIES', 4, 0),
+    providerMaxRetries: int(env, 'ASSAY_PROVIDER_MAX_RETRIES', 6, 0),
     uploadSigningKey: str(env, 'ASSAY_UPLOAD_SIGNING_KEY'),
     uploadUrlTtlSeconds: int(env, 'ASSAY_UPLOAD_URL_TTL_SECONDS', 3600, 1),
     logLevel: str(env, 'ASSAY_LOG_LEVEL') ?? 'info',
+    prices: prices(env),
+    endpointLimits: parseEndpointLimits(str(env, 'ASSAY_ENDPOINT_LIMITS') ?? ''),
     ...overrides,
   };
   return Object.freeze(config);

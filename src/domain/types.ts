@@ -106,9 +106,29 @@ export interface JobRecord {
   spec: JobSpec;
   rowCount: number;
   results: Record<string, unknown> | null;
+  /** Set by a cancel request; the job then stops and ends in `user_error` with what it finished. */
+  cancelRequested: boolean;
   createdAt: string;
   updatedAt: string;
 }
+
+/** Rows a job has results for, and how many of those failed. */
+export interface RowCounts {
+  done: number;
+  failed: number;
+}
+
+/** Outcomes that count as failed rows (and that retry-failed runs again). */
+export const FAILED_OUTCOMES = ['generation_failed', 'judge_failed'] as const;
+
+/** Who spent tokens on a row: the judge, or the model under test (`target`, or compare's `a` / `b`). */
+export type UsageRole = 'judge' | 'target' | 'a' | 'b';
+export interface TokenCount {
+  prompt: number;
+  completion: number;
+}
+/** Tokens a row spent, by role; roles that made no call are absent. */
+export type RowUsage = Partial<Record<UsageRole, TokenCount>>;
 
 /** What one row produced. Written by an upsert on (job, row index), so redelivery is harmless. */
 export interface RowResult {
@@ -122,6 +142,7 @@ export interface RowResult {
   /** Failed calls counted by this row: generation (compare: both models) and judge (compare: both passes). */
   generationFailures: number;
   judgeFailures: number;
+  usage: RowUsage;
   /** The fields this row adds to the result file (generations, verdict, feedback, audit). */
   fields: Record<string, unknown>;
 }

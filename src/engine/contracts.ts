@@ -4,7 +4,7 @@
  * backend can implement the same contracts without touching the engine.
  */
 import type { Readable } from 'node:stream';
-import type { FileRecord, JobRecord, JobStatus, RowResult, StatusUpdate } from '../domain/types.js';
+import type { FileRecord, JobRecord, JobStatus, RowCounts, RowResult, StatusUpdate } from '../domain/types.js';
 
 export interface JobListQuery {
   ownerId?: string;
@@ -35,14 +35,19 @@ export interface Store {
   /**
    * Moves a job to `to` only if its status is one of `from` (compare-and-set), appending a status
    * update; returns the updated job, or undefined when another actor moved it first.
-   * Terminal moves also forget the job's secrets.
+   * Terminal moves also forget the job's secrets. `reopen` (a terminal job running again) also
+   * clears the finalization claim and any cancel request.
    */
   transitionJob(
     id: string,
     from: readonly JobStatus[],
     update: StatusUpdate,
-    patch?: { results?: Record<string, unknown> | null },
+    patch?: { results?: Record<string, unknown> | null; reopen?: boolean },
   ): Promise<JobRecord | undefined>;
+  /** Marks a job for cancellation; false when it is unknown or already terminal. */
+  requestCancel(id: string): Promise<boolean>;
+  /** Replaces the secrets a job runs with (retry-failed may bring tokens again). */
+  setJobSecrets(id: string, secrets: Record<string, string>): Promise<void>;
   /** Claims the right to finalize a job; true for exactly one caller. */
   claimFinalization(id: string): Promise<boolean>;
   /** Gives up a claim whose holder died before finishing (embedded restart). */
@@ -53,6 +58,9 @@ export interface Store {
   /** Row indexes in [from, to) that already have a result. */
   doneRowIndexes(jobId: string, from: number, to: number): Promise<Set<number>>;
   countRows(jobId: string): Promise<number>;
+  rowCounts(jobId: string): Promise<RowCounts>;
+  /** Deletes a job's rows with one of these outcomes, so they run again; returns how many. */
+  deleteRows(jobId: string, outcomes: readonly string[]): Promise<number>;
   /** Row results in row order, read in pages so memory stays flat. */
   iterateRows(jobId: string): AsyncIterable<RowResult>;
 

@@ -1,16 +1,18 @@
 /**
- * The evaluation engine: creates jobs, runs their row chunks, and finalizes them. It runs on the
- * contracts in contracts.ts and knows nothing of SQLite, HTTP or processes.
+ * The evaluation engine: creates jobs, runs their row chunks, finalizes them, and lets users
+ * cancel a job or run its failed rows again. It runs on the contracts in contracts.ts and knows
+ * nothing of SQLite, HTTP or processes.
  *
  * A job's life: created `pending` (validated; 400s happen before this), planned into row chunks and
  * `queued`, `running` from its first chunk, then exactly one caller wins the finalization claim,
- * writes the result file and sets `completed`, `error` (too many failed rows) or `user_error`.
+ * writes the result file and sets `completed`, `error` (too many failed rows) or `user_error`
+ * (a cause the user must fix, or a cancel).
  */
 import { setMaxListeners } from 'node:events';
 import type { Config } from '../config/config.js';
 import { AssayError, NotFoundError, ValidationError } from '../domain/errors.js';
 import { parseJobRequest } from '../domain/job-request.js';
-import { timestamp, TERMINAL_STATUSES, type FileRecord, type JobRecord, type JobStatus, type RowResult } from '../domain/types.js';
+import { FAILED_OUTCOMES, timestamp, TERMINAL_STATUSES, type FileRecord, type JobRecord, type JobStatus, type RowResult } from '../domain/types.js';
 import { readRows } from '../datasets/rows.js';
 import { defaultWorkers } from '../providers/endpoints.js';
 import type { ModelRegistry } from '../providers/registry.js';
@@ -18,7 +20,9 @@ import type { BlobStore, RowChunk, Store, TaskQueue } from './contracts.js';
 import { newFileId, newJobId } from './ids.js';
 import { createLimiter } from './limiter.js';
 import { checkAgainstDataset, compileJob } from './prepare.js';
+import { createProgress, type JobProgress, type ProgressTracker } from './progress.js';
 import { writeResultFile } from './result-file.js';
+import { neededSecrets } from './secrets.js';
 import { evaluateRow, JobFatalError, type BoundModel, type RowContext } from './row-evaluator.js';
 
 export interface EngineDeps {
@@ -32,9 +36,15 @@ export interface EngineDeps {
 
 export interface Engine {
   createJob(body: unknown, ownerId: string): Promise<JobRecord>;
+  /** Stops a job promptly, keeping its finished rows; it ends in `user_error` with `cancelled: true`. */
+  cancelJob(id: string, ownerId: string): Promise<JobRecord>;
+  /** Runs a finished job's failed rows again (and invalid ones, if asked), leaving the others alone. */
+  retryFailed(id: string, ownerId: string, body: unknown): Promise<JobRecord>;
+  /** Live progress of an unfinished job. */
+  progress(job: JobRecord): Promise<JobProgress>;
   /** Starts consuming chunks and resumes jobs left unfinished by a previous process. */
   start(): Promise<void>;
-  /** Resolves when no job is being planned or finalized; for tests and shutdown. */
+  /** Stops consuming; in-flight rows are abandoned (they run again on resume). */
   close(): Promise<void>;
 }
 
@@ -51,12 +61,14 @@ interface ActiveJob {
   file: FileRecord;
   datasetPath: string;
   abort: AbortController;
+  progress: ProgressTracker;
 }
 
 export function createEngine(deps: EngineDeps): Engine {
   const { store, blobs, queue, models, config } = deps;
   const log = deps.log ?? (() => {});
   const active = new Map<string, Promise<ActiveJob>>();
+  const runningChunks = new Map<string, Set<Promise<void>>>();
   const background = new Set<Promise<unknown>>();
 
   /** Background work has an owner: it is tracked so close() can wait for it. */
@@ -66,22 +78,31 @@ export function createEngine(deps: EngineDeps): Engine {
     void tracked.finally(() => background.delete(tracked));
   }
 
-  async function move(id: string, from: readonly JobStatus[], status: JobStatus, message: string, results?: Record<string, unknown> | null) {
-    return store.transitionJob(id, from, { status, message, timestamp: timestamp() }, results === undefined ? undefined : { results });
+  async function move(id: string, from: readonly JobStatus[], status: JobStatus, message: string, patch?: { results?: Record<string, unknown> | null; reopen?: boolean }) {
+    return store.transitionJob(id, from, { status, message, timestamp: timestamp() }, patch);
+  }
+
+  function deactivate(jobId: string): void {
+    active.get(jobId)?.then((a) => a.abort.abort()).catch(() => {});
+    active.delete(jobId);
   }
 
   async function failJob(job: JobRecord, status: 'error' | 'user_error', message: string): Promise<void> {
-    active.get(job.id)?.then((a) => a.abort.abort()).catch(() => {});
+    deactivate(job.id);
     await queue.cancel(job.id);
-    const moved = await move(job.id, ['pending', 'queued', 'running'], status, message, { error: message });
+    const moved = await move(job.id, ['pending', 'queued', 'running'], status, message, { results: { error: message } });
     if (moved) log('warn', 'job failed', { job: job.id, status, message });
+  }
+
+  async function ownedJob(id: string, ownerId: string): Promise<JobRecord> {
+    const job = await store.getJob(id);
+    if (!job || job.ownerId !== ownerId) throw new NotFoundError(`no evaluation job with id "${id}"`, 'id');
+    return job;
   }
 
   async function loadFile(job: JobRecord): Promise<FileRecord> {
     const file = await store.getFile(job.spec.fileId);
-    if (!file || file.state !== 'ready') {
-      throw new JobFatalError(`the dataset file ${job.spec.fileId} no longer exists`);
-    }
+    if (!file || file.state !== 'ready') throw new JobFatalError(`the dataset file ${job.spec.fileId} no longer exists`);
     return file;
   }
 
@@ -104,8 +125,10 @@ export function createEngine(deps: EngineDeps): Engine {
     } else if (spec.target.kind === 'generate') {
       generators.target = bind(spec.target.generator, secrets);
     }
-    const ctx: RowContext = { spec, compiled, judge: bind(spec.judge, secrets), generators, signal: abort.signal };
-    return { ctx, file, datasetPath: blobs.pathFor(file.id), abort };
+    const ctx: RowContext = { jobId: job.id, spec, compiled, judge: bind(spec.judge, secrets), generators, signal: abort.signal };
+    const endpoints = [ctx.judge, ...Object.values(generators)].map((b) => b.model);
+    const progress = createProgress(job.rowCount, await store.rowCounts(job.id), endpoints);
+    return { ctx, file, datasetPath: blobs.pathFor(file.id), abort, progress };
   }
 
   function activeJob(job: JobRecord): Promise<ActiveJob> {
@@ -120,7 +143,7 @@ export function createEngine(deps: EngineDeps): Engine {
 
   async function runChunk(task: RowChunk): Promise<void> {
     const job = await store.getJob(task.jobId);
-    if (!job || TERMINAL_STATUSES.has(job.status)) return;
+    if (!job || TERMINAL_STATUSES.has(job.status) || job.cancelRequested) return;
     let state: ActiveJob;
     try {
       state = await activeJob(job);
@@ -143,16 +166,16 @@ export function createEngine(deps: EngineDeps): Engine {
       inFlight.push(
         evaluateRow(state.ctx, row.index, row.data).then(
           async (result) => {
-            // A row cut short by an abort (shutdown, a fatal error) is not a result: it runs again on resume.
+            // A row cut short by an abort (cancel, shutdown, a fatal error) is not a result: it runs again on resume.
             if (state.abort.signal.aborted) return;
             pending.push(result);
+            state.progress.rowDone(result.outcome);
             if (pending.length >= WRITE_BATCH) await flush();
           },
           (err: unknown) => {
-            if (err instanceof JobFatalError) {
-              fatal ??= err;
-              state.abort.abort();
-            } else throw err;
+            if (!(err instanceof JobFatalError)) throw err;
+            fatal ??= err;
+            state.abort.abort();
           },
         ),
       );
@@ -167,11 +190,23 @@ export function createEngine(deps: EngineDeps): Engine {
     if ((await store.countRows(job.id)) >= job.rowCount) await finalize(job.id);
   }
 
+  /** Runs a chunk, remembered per job so a cancel can wait for the job's chunks to stop. */
+  function runTracked(task: RowChunk): Promise<void> {
+    let set = runningChunks.get(task.jobId);
+    if (!set) runningChunks.set(task.jobId, (set = new Set()));
+    const run = runChunk(task).finally(() => {
+      set.delete(run);
+      if (set.size === 0) runningChunks.delete(task.jobId);
+    });
+    set.add(run);
+    return run;
+  }
+
   async function finalize(jobId: string): Promise<void> {
     if (!(await store.claimFinalization(jobId))) return;
     const job = await store.getJob(jobId);
     if (!job || TERMINAL_STATUSES.has(job.status)) return;
-    active.delete(jobId);
+    deactivate(jobId);
     let file: FileRecord;
     try {
       file = await loadFile(job);
@@ -180,15 +215,14 @@ export function createEngine(deps: EngineDeps): Engine {
       return;
     }
     const resultId = newFileId();
-    const destPath = blobs.pathFor(resultId);
     const info = await writeResultFile({
       store,
       jobId,
       spec: job.spec,
       datasetPath: blobs.pathFor(file.id),
       datasetFormat: file.format,
-      destPath,
-      summary: { labelCountsAsString: config.labelCountsAsString },
+      destPath: blobs.pathFor(resultId),
+      summary: { labelCountsAsString: config.labelCountsAsString, prices: config.prices },
     });
     await store.insertFile({
       id: resultId,
@@ -204,14 +238,21 @@ export function createEngine(deps: EngineDeps): Engine {
     });
     const { summary } = info;
     const results = { ...summary.results, result_file_id: resultId };
+    const unfinished = ['pending', 'queued', 'running'] as const;
+    if (job.cancelRequested) {
+      const done = summary.totalRows;
+      const message = `Job cancelled by the user after ${done} of ${job.rowCount} rows; finished rows are in the result file`;
+      await move(jobId, unfinished, 'user_error', message, { results: { error: message, cancelled: true, ...results } });
+      return;
+    }
     const failedShare = summary.totalRows === 0 ? 0 : summary.failedRows / summary.totalRows;
     if (failedShare > config.maxFailedRowShare) {
       const message =
         `${summary.failedRows} of ${summary.totalRows} rows failed (${(100 * failedShare).toFixed(1)}%, above the ` +
         `${(100 * config.maxFailedRowShare).toFixed(0)}% limit); see the result file's error fields`;
-      await move(jobId, ['running', 'queued'], 'error', message, { error: message, ...results });
+      await move(jobId, unfinished, 'error', message, { results: { error: message, ...results } });
     } else {
-      await move(jobId, ['running', 'queued'], 'completed', 'Job completed', results);
+      await move(jobId, unfinished, 'completed', 'Job completed', { results });
     }
   }
 
@@ -237,9 +278,7 @@ export function createEngine(deps: EngineDeps): Engine {
           'file_not_found',
         );
       }
-      if (file.purpose === 'eval-output' && file.lineCount === 0) {
-        throw new ValidationError(`the file ${file.id} has no rows`, 'parameters.input_data_file_path');
-      }
+      if (file.lineCount === 0) throw new ValidationError(`the file ${file.id} has no rows`, 'parameters.input_data_file_path');
       checkAgainstDataset(compileJob(parsed.spec), file, config.strictColumns);
       const now = timestamp();
       const job: JobRecord = {
@@ -252,6 +291,7 @@ export function createEngine(deps: EngineDeps): Engine {
         spec: parsed.spec,
         rowCount: file.lineCount,
         results: null,
+        cancelRequested: false,
         createdAt: now,
         updatedAt: now,
       };
@@ -260,10 +300,61 @@ export function createEngine(deps: EngineDeps): Engine {
       return job;
     },
 
+    async cancelJob(id, ownerId) {
+      const job = await ownedJob(id, ownerId);
+      // Cancelling a finished job changes nothing: answer with it as it is.
+      if (TERMINAL_STATUSES.has(job.status) || !(await store.requestCancel(id))) return ownedJob(id, ownerId);
+      deactivate(id);
+      await queue.cancel(id);
+      await Promise.allSettled([...(runningChunks.get(id) ?? [])]);
+      await finalize(id);
+      log('info', 'job cancelled', { job: id });
+      return ownedJob(id, ownerId);
+    },
+
+    async retryFailed(id, ownerId, body) {
+      const job = await ownedJob(id, ownerId);
+      if (!TERMINAL_STATUSES.has(job.status)) {
+        throw new AssayError(`job ${id} is ${job.status}; only a finished job's failed rows can be run again`, { code: 'job_not_finished', httpStatus: 409 });
+      }
+      if (job.results === null || typeof job.results.result_file_id !== 'string') {
+        throw new AssayError(`job ${id} ended before any row ran (${String(job.results?.error ?? job.status)}); create a new job instead`, {
+          code: 'nothing_to_retry',
+          httpStatus: 409,
+        });
+      }
+      const options = (body ?? {}) as Record<string, unknown>;
+      const secrets = neededSecrets(job.spec, options);
+      const outcomes: string[] = [...FAILED_OUTCOMES, ...(options.include_invalid === true ? ['invalid'] : [])];
+      const removed = await store.deleteRows(id, outcomes);
+      const missing = job.rowCount - (await store.countRows(id));
+      if (missing === 0) {
+        throw new AssayError(`job ${id} has no failed rows to run again`, { code: 'nothing_to_retry', httpStatus: 409 });
+      }
+      await store.setJobSecrets(id, secrets);
+      const reopened = await move(id, [job.status], 'queued', `Running ${missing} rows again (${removed} failed or invalid, ${missing - removed} never finished)`, {
+        results: null,
+        reopen: true,
+      });
+      if (!reopened) throw new AssayError(`job ${id} changed while retrying; try again`, { code: 'conflict', httpStatus: 409 });
+      deactivate(id);
+      track(plan(reopened));
+      return reopened;
+    },
+
+    async progress(job) {
+      const entry = active.get(job.id);
+      if (entry) {
+        const state = await entry.catch(() => undefined);
+        if (state) return state.progress.snapshot();
+      }
+      return createProgress(job.rowCount, await store.rowCounts(job.id), []).snapshot();
+    },
+
     async start() {
       queue.consume(
         (task) =>
-          runChunk(task).catch(async (err: unknown) => {
+          runTracked(task).catch(async (err: unknown) => {
             // An unexpected failure (not a row's): end the job rather than leave it running forever.
             log('error', 'chunk failed', { job: task.jobId, err: err instanceof Error ? err.stack : String(err) });
             const job = await store.getJob(task.jobId);
@@ -275,16 +366,14 @@ export function createEngine(deps: EngineDeps): Engine {
       for (const job of await store.listUnfinishedJobs()) {
         await store.releaseFinalization(job.id);
         log('info', 'resuming job', { job: job.id, status: job.status });
-        track(plan(job));
+        track(job.cancelRequested ? finalize(job.id) : plan(job));
       }
     },
 
     async close() {
-      for (const entry of active.values()) entry.then((a) => a.abort.abort()).catch(() => {});
+      for (const id of [...active.keys()]) deactivate(id);
       await queue.close();
       while (background.size > 0) await Promise.allSettled([...background]);
     },
   };
 }
-
-export { NotFoundError };

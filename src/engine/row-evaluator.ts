@@ -6,9 +6,9 @@
  * thrown, as `JobFatalError`.
  */
 import { ProviderError } from '../domain/errors.js';
-import type { GeneratorSpec, JobSpec, JudgeSpec, RowResult } from '../domain/types.js';
+import type { GeneratorSpec, JobSpec, JudgeSpec, RowResult, RowUsage, UsageRole } from '../domain/types.js';
 import type { ChatMessage, ChatModel, TokenUsage } from '../providers/chat-model.js';
-import { buildJudgeMessages, parseVerdict, responseFormatFor, type VerdictOptions } from '../judging/index.js';
+import { buildJudgeMessages, parseVerdict, repairRequest, responseFormatFor, type Verdict, type VerdictOptions } from '../judging/index.js';
 import type { CompiledJob, CompiledSource } from './prepare.js';
 import type { Limiter } from './limiter.js';
 
@@ -21,6 +21,7 @@ export interface BoundModel {
 }
 
 export interface RowContext {
+  jobId: string;
   spec: JobSpec;
   compiled: CompiledJob;
   judge: BoundModel;
@@ -29,13 +30,25 @@ export interface RowContext {
   signal: AbortSignal;
 }
 
+type SourceName = 'target' | 'a' | 'b';
 type Obtained = { ok: true; text: string; input: string | null; generated: boolean } | { ok: false; error: string };
-type JudgeCall = { ok: true; raw: string } | { ok: false; error: string };
+
+/** What one judge conversation produced: a verdict, or why there is none. */
+type Judged =
+  | { ok: true; verdict: Verdict; raw: string; prompt: ChatMessage[]; repaired: boolean }
+  | { ok: false; failed: boolean; raw: string | null; reason: string; prompt: ChatMessage[] };
 
 const OUTPUT_COLUMN = { target: 'MODEL_TO_EVALUATE_OUTPUT', a: 'MODEL_TO_EVALUATE_OUTPUT_A', b: 'MODEL_TO_EVALUATE_OUTPUT_B' } as const;
 
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+const emptyUsage = (): RowUsage => ({});
+
+function addUsage(usage: RowUsage, role: UsageRole, spent: TokenUsage | null): void {
+  if (!spent) return;
+  const count = (usage[role] ??= { prompt: 0, completion: 0 });
+  count.prompt += spent.promptTokens;
+  count.completion += spent.completionTokens;
 }
 
 /** Auth and unknown-model errors will not get better on the next row; stop the job. */
@@ -45,7 +58,13 @@ function rethrowIfFatal(err: unknown, role: string): void {
   }
 }
 
-async function call(bound: BoundModel, messages: ChatMessage[], settings: JudgeSpec | GeneratorSpec, ctx: RowContext, responseFormat?: Record<string, unknown> & { type: string }) {
+async function call(
+  ctx: RowContext,
+  bound: BoundModel,
+  messages: ChatMessage[],
+  settings: JudgeSpec | GeneratorSpec,
+  responseFormat?: Record<string, unknown> & { type: string },
+) {
   return bound.limiter.run(async () => {
     // A signal per call, linked to the job's: HTTP clients attach listeners to the signal they are
     // given and keep them, so handing every call the job-wide signal would grow it row by row.
@@ -60,6 +79,7 @@ async function call(bound: BoundModel, messages: ChatMessage[], settings: JudgeS
         temperature: settings.temperature,
         ...(responseFormat ? { responseFormat } : {}),
         signal: perCall.signal,
+        owner: ctx.jobId,
       });
     } finally {
       ctx.signal.removeEventListener('abort', onAbort);
@@ -68,30 +88,24 @@ async function call(bound: BoundModel, messages: ChatMessage[], settings: JudgeS
 }
 
 /** The row's other columns, shown to the judge as the input when no prompt was generated. */
-function rowInput(row: Record<string, unknown>, exclude: string[]): string | null {
+function rowInput(row: Record<string, unknown>, exclude: readonly string[]): string | null {
   const rest = Object.fromEntries(Object.entries(row).filter(([k]) => !exclude.includes(k)));
   return Object.keys(rest).length === 0 ? null : JSON.stringify(rest);
 }
 
-async function obtain(
-  source: CompiledSource,
-  name: 'target' | 'a' | 'b',
-  row: Record<string, unknown>,
-  ctx: RowContext,
-  responseColumns: string[],
-): Promise<Obtained> {
+function generatorOf(spec: JobSpec, name: SourceName): GeneratorSpec {
+  const source = spec.type === 'compare' ? (name === 'a' ? spec.a : spec.b) : spec.target;
+  if (source.kind !== 'generate') throw new Error(`source ${name} does not generate`);
+  return source.generator;
+}
+
+async function obtain(ctx: RowContext, usage: RowUsage, name: SourceName, row: Record<string, unknown>, responseColumns: readonly string[]): Promise<Obtained> {
+  const source: CompiledSource = ctx.compiled.sources[name]!;
   if (source.kind === 'column') {
     const value = row[source.column];
     if (value === undefined || value === null) return { ok: false, error: `the row has no value in column '${source.column}'` };
     return { ok: true, text: typeof value === 'string' ? value : JSON.stringify(value), input: rowInput(row, responseColumns), generated: false };
   }
-  const bound = ctx.generators[name]!;
-  const spec = ctx.spec;
-  const generator =
-    spec.type === 'compare'
-      ? (name === 'a' ? spec.a : spec.b)
-      : spec.target;
-  if (generator.kind !== 'generate') throw new Error('generation source without a generator');
   let system: string;
   let input: string;
   try {
@@ -103,7 +117,8 @@ async function obtain(
   const messages: ChatMessage[] = system.trim() === '' ? [] : [{ role: 'system', content: system }];
   messages.push({ role: 'user', content: input });
   try {
-    const result = await call(bound, messages, generator.generator, ctx);
+    const result = await call(ctx, ctx.generators[name]!, messages, generatorOf(ctx.spec, name));
+    addUsage(usage, name, result.usage);
     return { ok: true, text: result.content, input, generated: true };
   } catch (err) {
     rethrowIfFatal(err, `model ${source.param}`);
@@ -117,157 +132,177 @@ function verdictOptions(spec: JobSpec): VerdictOptions {
   return { type: 'compare' };
 }
 
-async function askJudge(ctx: RowContext, system: string, input: string | null, responses: string[]): Promise<JudgeCall> {
+/** One judge conversation: the verdict request and, if the reply is unusable, one repair turn. */
+async function askJudge(ctx: RowContext, usage: RowUsage, system: string, input: string | null, responses: string[]): Promise<Judged> {
   const opts = verdictOptions(ctx.spec);
-  const messages = buildJudgeMessages({ ...opts, systemPrompt: system, input, responses });
+  const built = buildJudgeMessages({ ...opts, systemPrompt: system, input, responses });
+  const prompt: ChatMessage[] = [
+    { role: 'system', content: built.system },
+    { role: 'user', content: built.user },
+  ];
+  const ask = async (messages: ChatMessage[]) => {
+    const result = await call(ctx, ctx.judge, messages, ctx.spec.judge, responseFormatFor(opts));
+    addUsage(usage, 'judge', result.usage);
+    return result.content;
+  };
+  let raw: string;
   try {
-    const result = await call(
-      ctx.judge,
-      [
-        { role: 'system', content: messages.system },
-        { role: 'user', content: messages.user },
-      ],
-      ctx.spec.judge,
-      ctx,
-      responseFormatFor(opts),
-    );
-    return { ok: true, raw: result.content };
+    raw = await ask(prompt);
   } catch (err) {
     rethrowIfFatal(err, 'judge');
-    return { ok: false, error: errorText(err) };
+    return { ok: false, failed: true, raw: null, reason: `judge failed: ${errorText(err)}`, prompt };
   }
+  const first = parseVerdict(raw, opts);
+  if (first.ok) return { ok: true, verdict: first.verdict, raw, prompt, repaired: false };
+  // One bounded repair turn: show the judge its reply and why it cannot be used.
+  let repairedRaw: string;
+  try {
+    repairedRaw = await ask([...prompt, { role: 'assistant', content: raw }, { role: 'user', content: repairRequest(first.reason, opts) }]);
+  } catch (err) {
+    rethrowIfFatal(err, 'judge');
+    return { ok: false, failed: false, raw, reason: first.reason, prompt };
+  }
+  const second = parseVerdict(repairedRaw, opts);
+  if (second.ok) return { ok: true, verdict: second.verdict, raw: repairedRaw, prompt, repaired: true };
+  return { ok: false, failed: false, raw: repairedRaw, reason: `${second.reason} (also after one repair request; first reply: ${first.reason})`, prompt };
 }
 
-function failedRow(rowIndex: number, outcome: RowResult['outcome'], fields: Record<string, unknown>, counts: { generation?: number; judge?: number }): RowResult {
-  return {
-    rowIndex,
-    outcome,
-    label: null,
-    score: null,
-    choice: null,
-    generationFailures: counts.generation ?? 0,
-    judgeFailures: counts.judge ?? 0,
-    fields: { ...fields, evaluation_successful: false },
-  };
+function result(rowIndex: number, usage: RowUsage, patch: Partial<RowResult> & Pick<RowResult, 'outcome' | 'fields'>): RowResult {
+  return { rowIndex, label: null, score: null, choice: null, generationFailures: 0, judgeFailures: 0, usage, ...patch };
 }
 
 async function evaluateSingle(ctx: RowContext, rowIndex: number, row: Record<string, unknown>): Promise<RowResult> {
   const spec = ctx.spec;
-  if (spec.type === 'compare') throw new Error('unreachable');
+  if (spec.type === 'compare') throw new Error('compare rows go to evaluateCompare');
+  const usage = emptyUsage();
   const source = ctx.compiled.sources.target!;
   const responseColumns = source.kind === 'column' ? [source.column] : [];
+  const key = spec.type === 'classify' ? 'label' : 'score';
   const fields: Record<string, unknown> = {};
-  const response = await obtain(source, 'target', row, ctx, responseColumns);
+  const response = await obtain(ctx, usage, 'target', row, responseColumns);
+  if (source.kind === 'generate') fields[OUTPUT_COLUMN.target] = response.ok ? response.text : null;
   if (!response.ok) {
-    if (source.kind === 'generate') fields[OUTPUT_COLUMN.target] = null;
-    return failedRow(rowIndex, 'generation_failed', { ...fields, error: `generation failed: ${response.error}` }, { generation: 1 });
+    return result(rowIndex, usage, {
+      outcome: 'generation_failed',
+      generationFailures: 1,
+      fields: { ...fields, evaluation_successful: false, [key]: null, feedback: null, error: `generation failed: ${response.error}` },
+    });
   }
-  if (response.generated) fields[OUTPUT_COLUMN.target] = response.text;
-
   let system: string;
   try {
     system = ctx.compiled.judgeSystem.render(row);
   } catch (err) {
-    return failedRow(rowIndex, 'judge_failed', { ...fields, error: `judge template failed: ${errorText(err)}` }, { judge: 1 });
+    return result(rowIndex, usage, {
+      outcome: 'judge_failed',
+      judgeFailures: 1,
+      fields: { ...fields, evaluation_successful: false, [key]: null, feedback: null, error: `judge template failed: ${errorText(err)}` },
+    });
   }
-  const judged = await askJudge(ctx, system, response.input, [response.text]);
-  const key = spec.type === 'classify' ? 'label' : 'score';
+  const judged = await askJudge(ctx, usage, system, response.input, [response.text]);
+  const audit = { judge_prompt: judged.prompt, judge_raw_output: judged.raw };
   if (!judged.ok) {
-    return failedRow(rowIndex, 'judge_failed', { ...fields, [key]: null, feedback: null, error: `judge failed: ${judged.error}` }, { judge: 1 });
+    return result(rowIndex, usage, {
+      outcome: judged.failed ? 'judge_failed' : 'invalid',
+      judgeFailures: judged.failed ? 1 : 0,
+      fields: { ...fields, evaluation_successful: false, [key]: null, feedback: null, ...audit, [judged.failed ? 'error' : 'invalid_reason']: judged.reason },
+    });
   }
-  const verdict = parseVerdict(judged.raw, verdictOptions(spec));
-  if (!verdict.ok) {
-    return failedRow(rowIndex, 'invalid', { ...fields, [key]: null, feedback: null, judge_raw_output: judged.raw, invalid_reason: verdict.reason }, {});
-  }
-  const value = spec.type === 'classify' ? verdict.verdict.label! : verdict.verdict.score!;
-  return {
-    rowIndex,
+  const { verdict } = judged;
+  return result(rowIndex, usage, {
     outcome: 'ok',
-    label: spec.type === 'classify' ? (value as string) : null,
-    score: spec.type === 'score' ? (value as number) : null,
-    choice: null,
-    generationFailures: 0,
-    judgeFailures: 0,
-    fields: { ...fields, evaluation_successful: true, [key]: value, feedback: verdict.verdict.feedback, judge_raw_output: judged.raw },
-  };
+    label: verdict.label ?? null,
+    score: verdict.score ?? null,
+    fields: {
+      ...fields,
+      evaluation_successful: true,
+      [key]: spec.type === 'classify' ? verdict.label : verdict.score,
+      feedback: verdict.feedback,
+      ...audit,
+      ...(judged.repaired ? { judge_repaired: true } : {}),
+    },
+  });
 }
 
-/** One compare pass: the choice in original terms (A = model A), or why there is none. */
-type PassOutcome = { choice: 'A' | 'B'; feedback: string; raw: string } | { failed: true; raw: string | null; reason: string };
+/** One compare pass, with the choice translated to original terms (A = model A). */
+interface Pass {
+  judged: Judged;
+  choice: 'A' | 'B' | null;
+}
 
-async function comparePass(ctx: RowContext, system: string, input: string | null, first: string, second: string, flipped: boolean): Promise<PassOutcome> {
-  const judged = await askJudge(ctx, system, input, [first, second]);
-  if (!judged.ok) return { failed: true, raw: null, reason: `judge failed: ${judged.error}` };
-  const verdict = parseVerdict(judged.raw, { type: 'compare' });
-  if (!verdict.ok) return { failed: true, raw: judged.raw, reason: verdict.reason };
-  const shown = verdict.verdict.choice!;
+async function comparePass(ctx: RowContext, usage: RowUsage, system: string, input: string | null, a: string, b: string, flipped: boolean): Promise<Pass> {
+  const judged = await askJudge(ctx, usage, system, input, flipped ? [b, a] : [a, b]);
+  if (!judged.ok) return { judged, choice: null };
+  const shown = judged.verdict.choice!;
   // In the flipped pass model B was shown first, so a raw "A" means model B.
-  const choice = flipped ? (shown === 'A' ? 'B' : 'A') : shown;
-  return { choice, feedback: verdict.verdict.feedback, raw: judged.raw };
+  return { judged, choice: flipped ? (shown === 'A' ? 'B' : 'A') : shown };
 }
 
 async function evaluateCompare(ctx: RowContext, rowIndex: number, row: Record<string, unknown>): Promise<RowResult> {
+  const spec = ctx.spec;
+  if (spec.type !== 'compare') throw new Error('only compare rows go to evaluateCompare');
+  const usage = emptyUsage();
   const { a: sourceA, b: sourceB } = ctx.compiled.sources;
   const responseColumns = [sourceA, sourceB].flatMap((s) => (s?.kind === 'column' ? [s.column] : []));
-  const [a, b] = await Promise.all([obtain(sourceA!, 'a', row, ctx, responseColumns), obtain(sourceB!, 'b', row, ctx, responseColumns)]);
+  const [a, b] = await Promise.all([obtain(ctx, usage, 'a', row, responseColumns), obtain(ctx, usage, 'b', row, responseColumns)]);
   const fields: Record<string, unknown> = {};
   if (sourceA!.kind === 'generate') fields[OUTPUT_COLUMN.a] = a.ok ? a.text : null;
   if (sourceB!.kind === 'generate') fields[OUTPUT_COLUMN.b] = b.ok ? b.text : null;
+  const undecided = { evaluation_successful: false, final_decision: null, is_invalid_judge_output: true };
   if (!a.ok || !b.ok) {
     const errors = [!a.ok ? `model_a: ${a.error}` : null, !b.ok ? `model_b: ${b.error}` : null].filter(Boolean);
-    return failedRow(rowIndex, 'generation_failed', { ...fields, error: `generation failed: ${errors.join('; ')}` }, { generation: errors.length });
+    return result(rowIndex, usage, {
+      outcome: 'generation_failed',
+      generationFailures: errors.length,
+      fields: { ...fields, ...undecided, error: `generation failed: ${errors.join('; ')}` },
+    });
   }
   let system: string;
   try {
     system = ctx.compiled.judgeSystem.render(row);
   } catch (err) {
-    return failedRow(rowIndex, 'judge_failed', { ...fields, error: `judge template failed: ${errorText(err)}` }, { judge: 1 });
+    return result(rowIndex, usage, { outcome: 'judge_failed', judgeFailures: 1, fields: { ...fields, ...undecided, error: `judge template failed: ${errorText(err)}` } });
   }
   const input = a.input ?? b.input;
-  const twoPasses = ctx.spec.type === 'compare' && ctx.spec.positionBiasCorrection;
   const [original, flipped] = await Promise.all([
-    comparePass(ctx, system, input, a.text, b.text, false),
-    twoPasses ? comparePass(ctx, system, input, b.text, a.text, true) : Promise.resolve(null),
+    comparePass(ctx, usage, system, input, a.text, b.text, false),
+    spec.positionBiasCorrection ? comparePass(ctx, usage, system, input, a.text, b.text, true) : Promise.resolve(null),
   ]);
   const passes = flipped ? [original, flipped] : [original];
-  const judgeFailures = passes.filter((p) => 'failed' in p && p.raw === null).length;
-  const valid = passes.filter((p): p is Extract<PassOutcome, { choice: 'A' | 'B' }> => 'choice' in p);
-
-  fields.judge_raw_output_original = original.raw;
-  fields.choice_original = 'choice' in original ? original.choice : null;
-  fields.judge_feedback_original_order = 'choice' in original ? original.feedback : null;
-  if (flipped) {
-    fields.judge_raw_output_flipped = flipped.raw;
-    fields.choice_flipped = 'choice' in flipped ? flipped.choice : null;
-    fields.judge_feedback_flipped_order = 'choice' in flipped ? flipped.feedback : null;
-  }
-  const reasons = passes.flatMap((p) => ('failed' in p ? [p.reason] : []));
+  const describe = (pass: Pass, order: 'original' | 'flipped') => ({
+    [`judge_prompt_${order}`]: pass.judged.prompt,
+    [`judge_raw_output_${order}`]: pass.judged.raw,
+    [`choice_${order}`]: pass.choice,
+    [`judge_feedback_${order}_order`]: pass.judged.ok ? pass.judged.verdict.feedback : null,
+  });
+  Object.assign(fields, describe(original, 'original'), flipped ? describe(flipped, 'flipped') : {});
+  const judgeFailures = passes.filter((p) => !p.judged.ok && p.judged.failed).length;
+  const valid = passes.flatMap((p) => (p.choice === null ? [] : [p.choice]));
+  const reasons = passes.flatMap((p) => (p.judged.ok ? [] : [p.judged.reason]));
   if (valid.length === 0) {
-    const outcome = judgeFailures === passes.length ? 'judge_failed' : 'invalid';
-    return failedRow(rowIndex, outcome, { ...fields, final_decision: null, is_invalid_judge_output: true, error: reasons.join('; ') }, { judge: judgeFailures });
+    return result(rowIndex, usage, {
+      outcome: judgeFailures === passes.length ? 'judge_failed' : 'invalid',
+      judgeFailures,
+      fields: { ...fields, ...undecided, error: reasons.join('; ') },
+    });
   }
-  // Both passes agree: that side wins; they disagree: the judge's preference followed position, a tie.
-  const decision: 'A' | 'B' | 'Tie' = valid.length === 2 && valid[0]!.choice !== valid[1]!.choice ? 'Tie' : valid[0]!.choice;
-  return {
-    rowIndex,
+  // Both passes agree: that side wins; they disagree: the judge followed the position, a tie.
+  const agree = valid.length === 2 ? valid[0] === valid[1] : null;
+  const decision: 'A' | 'B' | 'Tie' = agree === false ? 'Tie' : valid[0]!;
+  return result(rowIndex, usage, {
     outcome: 'ok',
-    label: null,
-    score: null,
     choice: decision,
-    generationFailures: 0,
     judgeFailures,
     fields: {
       ...fields,
       evaluation_successful: true,
       final_decision: decision,
       is_invalid_judge_output: valid.length < passes.length,
+      ...(agree === null ? {} : { passes_agree: agree }),
       ...(reasons.length > 0 ? { error: reasons.join('; ') } : {}),
     },
-  };
+  });
 }
 
 export function evaluateRow(ctx: RowContext, rowIndex: number, row: Record<string, unknown>): Promise<RowResult> {
   return ctx.spec.type === 'compare' ? evaluateCompare(ctx, rowIndex, row) : evaluateSingle(ctx, rowIndex, row);
 }
-
-export type { TokenUsage };

@@ -1,4 +1,7 @@
 /** One call to a chat model: the seam between judging logic and model servers. */
+import type { SchedulerState } from './scheduler.js';
+
+export type { SchedulerState };
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant';
@@ -15,6 +18,8 @@ export interface ChatRequest {
   /** Structured output wanted; dropped automatically for servers that do not support it. */
   responseFormat?: ResponseFormat;
   signal?: AbortSignal;
+  /** Who the call is for (a job id): calls of different owners on one endpoint are served in turn. */
+  owner?: string;
 }
 
 export interface TokenUsage {
@@ -25,10 +30,14 @@ export interface TokenUsage {
 export interface ChatResult {
   content: string;
   usage: TokenUsage | null;
+  /** Attempts it took, this successful one included (1 when the first attempt succeeded). */
+  attempts: number;
 }
 
 export interface ChatModel {
   /** Human-readable endpoint name for messages: model @ base URL. Never contains a key. */
   readonly label: string;
   complete(request: ChatRequest): Promise<ChatResult>;
+  /** The endpoint's scheduler as it is now (shared by every job calling this endpoint). */
+  state(): SchedulerState;
 }

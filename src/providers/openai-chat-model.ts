@@ -1,17 +1,28 @@
 /**
  * ChatModel over any OpenAI-compatible chat-completions server, through the official `openai`
- * client (which already retries 408/409/429/5xx and connection errors with backoff honouring
- * `retry-after`). On top of it: error classification, retries of empty or malformed replies, and
- * a per-endpoint memory of which structured-output modes the server accepts.
+ * client with its own retries turned off: assay retries (see `retry.ts`), so every attempt goes
+ * through the endpoint's scheduler (see `scheduler.ts`) and is seen by it. On top: error
+ * classification, and a per-endpoint memory of which structured-output modes the server accepts.
  */
 import OpenAI, { APIError } from 'openai';
 import { ProviderError, type ProviderErrorKind } from '../domain/errors.js';
 import type { ChatModel, ChatRequest, ChatResult, ResponseFormat } from './chat-model.js';
 import type { Endpoint } from './endpoints.js';
+import { DEFAULT_ENDPOINT_LIMITS, type ResolvedEndpointLimits } from './endpoint-limits.js';
+import { DEFAULT_RETRY_POLICY, abortError, finalError, retryDelayMs, shouldRetry, type RetryPolicy } from './retry.js';
+import { createEndpointScheduler, type SchedulerClock } from './scheduler.js';
 
 export interface OpenAIChatModelOptions {
+  /** Timeout of one attempt, in ms. */
   timeoutMs: number;
+  /** Retries after the first attempt. */
   maxRetries: number;
+  /** Limits of this endpoint (default: DEFAULT_ENDPOINT_LIMITS). */
+  limits?: ResolvedEndpointLimits;
+  /** Backoff timing and jitter source; tests shorten the waits and seed the jitter. */
+  retry?: Partial<Omit<RetryPolicy, 'maxRetries'>>;
+  /** For tests of the RPM/TPM budgets. */
+  clock?: SchedulerClock;
 }
 
 /** Structured-output modes, most to least precise; a server that rejects one is asked with the next. */
@@ -22,8 +33,10 @@ function retryAfterMs(headers: Headers | undefined): number | null {
   const ms = headers?.get('retry-after-ms');
   if (ms && Number.isFinite(Number(ms))) return Number(ms);
   const s = headers?.get('retry-after');
-  if (s && Number.isFinite(Number(s))) return Number(s) * 1000;
-  return null;
+  if (!s) return null;
+  if (Number.isFinite(Number(s))) return Number(s) * 1000;
+  const date = Date.parse(s);
+  return Number.isNaN(date) ? null : Math.max(0, date - Date.now());
 }
 
 function messageOf(err: APIError): string {
@@ -54,9 +67,13 @@ export function classifyError(err: unknown, label: string): ProviderError {
     } else if (status === 404) {
       kind = 'not_found';
       hint = ' (check the model name and base URL)';
+    } else if (status === 429 && (err.code === 'insufficient_quota' || /exceeded your current quota/i.test(detail))) {
+      // Waiting will not refill an exhausted account: stop like a bad key does.
+      kind = 'auth';
+      hint = ' (the account behind this API key is out of quota: check its plan and billing)';
     } else if (status === 429) kind = 'rate_limit';
     else if (status === 408 || status === 409 || status >= 500) kind = 'transient';
-    else if (/context|maximum.*tokens|too long/i.test(detail)) {
+    else if (status === 413 || /context|maximum.*tokens|too long/i.test(detail)) {
       kind = 'context_length';
       hint = ' (shorten the prompt or lower max_tokens)';
     } else kind = 'bad_request';
@@ -83,6 +100,13 @@ function rejectsFormat(err: ProviderError): boolean {
   return err.kind === 'bad_request' && /response_format|json_schema|json_object|structured|guided/i.test(err.message);
 }
 
+/** Rough prompt size in tokens (four characters a token, a few per message for the framing). */
+export function estimatePromptTokens(request: ChatRequest): number {
+  let chars = 0;
+  for (const m of request.messages) chars += m.content.length;
+  return Math.ceil(chars / 4) + 4 * request.messages.length;
+}
+
 export function createOpenAIChatModel(endpoint: Endpoint, opts: OpenAIChatModelOptions): ChatModel {
   const label = `${endpoint.model} at ${endpoint.baseUrl}`;
   const client = new OpenAI({
@@ -90,12 +114,18 @@ export function createOpenAIChatModel(endpoint: Endpoint, opts: OpenAIChatModelO
     // Local servers (vLLM, Ollama, llama.cpp) often need no key, but the client insists on one.
     apiKey: endpoint.apiKey ?? 'unused',
     timeout: opts.timeoutMs,
-    maxRetries: opts.maxRetries,
+    // assay retries itself, so that every attempt passes the scheduler.
+    maxRetries: 0,
+  });
+  const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...opts.retry, maxRetries: opts.maxRetries };
+  const scheduler = createEndpointScheduler({
+    limits: opts.limits ?? DEFAULT_ENDPOINT_LIMITS,
+    maxPauseMs: policy.maxRetryAfterMs,
+    ...(opts.clock ? { clock: opts.clock } : {}),
   });
   let formatMode: FormatMode = 'json_schema';
-  const malformedRetries = Math.max(1, opts.maxRetries);
 
-  async function once(request: ChatRequest, mode: FormatMode): Promise<ChatResult> {
+  async function once(request: ChatRequest, mode: FormatMode): Promise<Omit<ChatResult, 'attempts'>> {
     const responseFormat = request.responseFormat && formatFor(mode, request.responseFormat);
     const completion = await client.chat.completions.create(
       {
@@ -119,26 +149,47 @@ export function createOpenAIChatModel(endpoint: Endpoint, opts: OpenAIChatModelO
 
   return {
     label,
+    state: () => scheduler.state(),
     async complete(request) {
-      let malformed = 0;
+      const { signal } = request;
+      const promptTokens = estimatePromptTokens(request);
+      let attempts = 0;
+      let retries = 0;
       for (;;) {
         const mode = formatMode;
+        const permit = await scheduler.acquire({
+          owner: request.owner ?? '',
+          tokens: promptTokens + request.maxTokens,
+          ...(signal ? { signal } : {}),
+          retry: attempts > 0,
+        });
+        attempts++;
+        let err: ProviderError;
         try {
-          return await once(request, mode);
+          const result = await once(request, mode);
+          const used = result.usage ? result.usage.promptTokens + result.usage.completionTokens : null;
+          permit.release({ result: 'ok', tokensUsed: used });
+          return { ...result, attempts };
         } catch (raw) {
-          const err = classifyError(raw, label);
-          if (request.signal?.aborted) throw err;
-          if (request.responseFormat && rejectsFormat(err)) {
-            const next = FORMAT_FALLBACK[mode];
-            if (next !== null) {
-              // Remember for every later call to this endpoint, not just this one.
-              if (formatMode === mode) formatMode = next;
-              continue;
-            }
+          if (signal?.aborted) {
+            permit.release({ result: 'failed', tokensUsed: promptTokens });
+            throw abortError(signal);
           }
-          if (err.kind === 'malformed' && malformed++ < malformedRetries) continue;
-          throw err;
+          err = classifyError(raw, label);
+          const rateLimited = err.kind === 'rate_limit';
+          permit.release({ result: rateLimited ? 'rate_limited' : 'failed', tokensUsed: promptTokens, retryAfterMs: err.retryAfterMs });
         }
+        if (request.responseFormat && rejectsFormat(err)) {
+          const next = FORMAT_FALLBACK[mode];
+          if (next !== null) {
+            // Remember for every later call to this endpoint, not just this one.
+            if (formatMode === mode) formatMode = next;
+            continue;
+          }
+        }
+        if (!shouldRetry(err) || retries >= policy.maxRetries) throw finalError(err, attempts, label);
+        const wait = retryDelayMs(policy, retries++, err);
+        await scheduler.backOff(wait, { ...(signal ? { signal } : {}), rateLimited: err.kind === 'rate_limit' });
       }
     },
   };

@@ -1,17 +1,33 @@
-/** One ChatModel per endpoint (base URL + key + model), shared by every job on this server. */
+/**
+ * One ChatModel per endpoint (base URL + key + model), shared by every job on this server, so
+ * each endpoint has one scheduler: one concurrency limit, one set of budgets, fair turns for jobs.
+ */
 import { createHash } from 'node:crypto';
 import type { ModelCall } from '../domain/types.js';
 import type { ChatModel } from './chat-model.js';
+import { limitsFor, type EndpointLimitsTable } from './endpoint-limits.js';
 import { resolveEndpoint, type Endpoint, type ProviderDefaults } from './endpoints.js';
 import { createOpenAIChatModel, type OpenAIChatModelOptions } from './openai-chat-model.js';
+import type { RetryPolicy } from './retry.js';
 
 export interface ModelRegistry {
   get(call: ModelCall, secrets: Record<string, string>): ChatModel;
 }
 
+export interface ModelRegistryOptions {
+  /** Timeout of one attempt, in ms. */
+  timeoutMs: number;
+  /** Retries after the first attempt. */
+  maxRetries: number;
+  /** Per-endpoint limits (from `parseEndpointLimits`); endpoints not listed get the defaults. */
+  limits?: EndpointLimitsTable;
+  /** Backoff timing and jitter source, for tests. */
+  retry?: Partial<Omit<RetryPolicy, 'maxRetries'>>;
+}
+
 export function createModelRegistry(
   defaults: ProviderDefaults,
-  opts: OpenAIChatModelOptions,
+  opts: ModelRegistryOptions,
   factory: (endpoint: Endpoint, opts: OpenAIChatModelOptions) => ChatModel = createOpenAIChatModel,
 ): ModelRegistry {
   const models = new Map<string, ChatModel>();
@@ -23,7 +39,12 @@ export function createModelRegistry(
       const id = `${endpoint.baseUrl}\n${endpoint.model}\n${keyHash}`;
       let model = models.get(id);
       if (!model) {
-        model = factory(endpoint, opts);
+        model = factory(endpoint, {
+          timeoutMs: opts.timeoutMs,
+          maxRetries: opts.maxRetries,
+          limits: limitsFor(opts.limits ?? {}, endpoint.baseUrl, endpoint.model),
+          ...(opts.retry ? { retry: opts.retry } : {}),
+        });
         models.set(id, model);
       }
       return model;

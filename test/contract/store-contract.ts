@@ -23,6 +23,7 @@ export function jobRecord(id: string, patch: Partial<JobRecord> = {}): JobRecord
     spec: { type: 'classify', fileId: 'file-1', judge, target: { kind: 'column', column: 'r' }, labels: ['a', 'b'], passLabels: ['a'] },
     rowCount: 3,
     results: null,
+    cancelRequested: false,
     createdAt: '2026-01-01T00:00:00.000000Z',
     updatedAt: '2026-01-01T00:00:00.000000Z',
     ...patch,
@@ -30,7 +31,7 @@ export function jobRecord(id: string, patch: Partial<JobRecord> = {}): JobRecord
 }
 
 function rowResult(rowIndex: number, patch: Partial<RowResult> = {}): RowResult {
-  return { rowIndex, outcome: 'ok', label: 'a', score: null, choice: null, generationFailures: 0, judgeFailures: 0, fields: { label: 'a', n: rowIndex }, ...patch };
+  return { rowIndex, outcome: 'ok', label: 'a', score: null, choice: null, generationFailures: 0, judgeFailures: 0, usage: {}, fields: { label: 'a', n: rowIndex }, ...patch };
 }
 
 const update = (status: JobRecord['status'], message: string = status) => ({ status, message, timestamp: '2026-01-01T00:00:01.000000Z' });
@@ -110,6 +111,43 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
       for await (const r of s.iterateRows('eval-1')) rows.push(r);
       expect(rows.map((r) => [r.rowIndex, r.label])).toEqual([[0, 'a'], [1, 'a'], [2, 'b']]);
       expect(rows[2]?.fields).toEqual({ label: 'b' });
+    });
+
+    it('counts done and failed rows, and deletes rows by outcome', async () => {
+      const s = await fresh();
+      await s.saveRows('eval-1', [
+        rowResult(0),
+        rowResult(1, { outcome: 'judge_failed' }),
+        rowResult(2, { outcome: 'generation_failed' }),
+        rowResult(3, { outcome: 'invalid' }),
+      ]);
+      expect(await s.rowCounts('eval-1')).toEqual({ done: 4, failed: 2 });
+      expect(await s.rowCounts('eval-9')).toEqual({ done: 0, failed: 0 });
+      expect(await s.deleteRows('eval-1', ['judge_failed', 'generation_failed'])).toBe(2);
+      expect([...(await s.doneRowIndexes('eval-1', 0, 10))].sort()).toEqual([0, 3]);
+    });
+
+    it('records a cancel request only for unfinished jobs, and a reopen clears it', async () => {
+      const s = await fresh();
+      await s.insertJob(jobRecord('eval-1', { status: 'running' }), {});
+      await s.insertJob(jobRecord('eval-2', { status: 'completed' }), {});
+      expect(await s.requestCancel('eval-1')).toBe(true);
+      expect(await s.requestCancel('eval-2')).toBe(false);
+      expect(await s.requestCancel('nope')).toBe(false);
+      expect((await s.getJob('eval-1'))?.cancelRequested).toBe(true);
+      await s.transitionJob('eval-1', ['running'], update('user_error'));
+      expect(await s.claimFinalization('eval-1')).toBe(true);
+      const reopened = await s.transitionJob('eval-1', ['user_error'], update('queued'), { results: null, reopen: true });
+      expect(reopened).toMatchObject({ status: 'queued', cancelRequested: false, results: null });
+      expect((await s.getJob('eval-1'))?.cancelRequested).toBe(false);
+      expect(await s.claimFinalization('eval-1')).toBe(true);
+    });
+
+    it('replaces a job’s secrets', async () => {
+      const s = await fresh();
+      await s.insertJob(jobRecord('eval-1'), { judge: 'old' });
+      await s.setJobSecrets('eval-1', { judge: 'new' });
+      expect(await s.getJobSecrets('eval-1')).toEqual({ judge: 'new' });
     });
 
     it('iterates many rows in order across pages', async () => {

@@ -1,7 +1,7 @@
 /** Evaluations API under /v1, with the legacy plural paths released SDKs still call. */
 import type { FastifyInstance } from 'fastify';
 import { NotFoundError, ValidationError } from '../../domain/errors.js';
-import { JOB_STATUSES, MODEL_SOURCES, type JobStatus } from '../../domain/types.js';
+import { JOB_STATUSES, MODEL_SOURCES, TERMINAL_STATUSES, type JobRecord, type JobStatus } from '../../domain/types.js';
 import type { Engine } from '../../engine/engine.js';
 import type { Store } from '../../engine/contracts.js';
 import { jobJson } from '../serialize.js';
@@ -62,10 +62,24 @@ export function registerEvaluationRoutes(app: FastifyInstance, deps: Deps): void
     if (!job || job.ownerId !== ownerId) throw new NotFoundError(`no evaluation job with id "${id}"`, 'id');
     return job;
   };
-  app.get<{ Params: { id: string } }>('/v1/evaluation/:id', async (request) => jobJson(await ownedJob(request.params.id, request.ownerId)));
+  /** Unfinished jobs also show their progress (an assay addition beside Together's fields). */
+  const withProgress = async (job: JobRecord, body: Record<string, unknown>) =>
+    TERMINAL_STATUSES.has(job.status) ? body : { ...body, progress: await engine.progress(job) };
+
+  app.get<{ Params: { id: string } }>('/v1/evaluation/:id', async (request) => {
+    const job = await ownedJob(request.params.id, request.ownerId);
+    return withProgress(job, jobJson(job));
+  });
   app.get<{ Params: { id: string } }>('/v1/evaluation/:id/status', async (request) => {
     const job = await ownedJob(request.params.id, request.ownerId);
     // The upstream schema does not allow `results: null`, so it is left out until there are results.
-    return job.results === null ? { status: job.status } : { status: job.status, results: job.results };
+    return withProgress(job, job.results === null ? { status: job.status } : { status: job.status, results: job.results });
+  });
+  app.post<{ Params: { id: string } }>('/v1/evaluation/:id/cancel', async (request) =>
+    jobJson(await engine.cancelJob(request.params.id, request.ownerId)),
+  );
+  app.post<{ Params: { id: string } }>('/v1/evaluation/:id/retry-failed', async (request) => {
+    const job = await engine.retryFailed(request.params.id, request.ownerId, request.body);
+    return withProgress(job, jobJson(job));
   });
 }

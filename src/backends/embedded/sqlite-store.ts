@@ -4,7 +4,7 @@
  */
 import Database from 'better-sqlite3';
 import type { JobListQuery, Store } from '../../engine/contracts.js';
-import type { FileRecord, JobRecord, JobStatus, RowResult, StatusUpdate } from '../../domain/types.js';
+import type { FileRecord, JobRecord, JobStatus, RowCounts, RowResult, RowUsage, StatusUpdate } from '../../domain/types.js';
 import { TERMINAL_STATUSES } from '../../domain/types.js';
 
 /** Each entry moves the schema one version forward; PRAGMA user_version records where a file is. */
@@ -51,6 +51,8 @@ const MIGRATIONS: string[] = [
      fields TEXT NOT NULL,
      PRIMARY KEY (job_id, row_index)
    ) WITHOUT ROWID;`,
+  `ALTER TABLE rows ADD COLUMN usage TEXT;
+   ALTER TABLE jobs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 interface FileRow {
@@ -76,6 +78,7 @@ interface JobRow {
   spec: string;
   row_count: number;
   results: string | null;
+  cancel_requested: number;
   created_at: string;
   updated_at: string;
 }
@@ -88,6 +91,7 @@ interface ResultRow {
   choice: string | null;
   generation_failures: number;
   judge_failures: number;
+  usage: string | null;
   fields: string;
 }
 
@@ -117,6 +121,7 @@ function toJob(row: JobRow): JobRecord {
     spec: JSON.parse(row.spec) as JobRecord['spec'],
     rowCount: row.row_count,
     results: row.results === null ? null : (JSON.parse(row.results) as Record<string, unknown>),
+    cancelRequested: row.cancel_requested === 1,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -131,11 +136,13 @@ function toResult(row: ResultRow): RowResult {
     choice: row.choice as RowResult['choice'],
     generationFailures: row.generation_failures,
     judgeFailures: row.judge_failures,
+    usage: row.usage === null ? {} : (JSON.parse(row.usage) as RowUsage),
     fields: JSON.parse(row.fields) as Record<string, unknown>,
   };
 }
 
 const PAGE = 1000;
+
 
 export function openSqliteStore(file: string): Store {
   const db = new Database(file);
@@ -171,31 +178,40 @@ export function openSqliteStore(file: string): Store {
     unfinished: db.prepare(`SELECT * FROM jobs WHERE status NOT IN ('completed', 'error', 'user_error') ORDER BY seq`),
     updateJob: db.prepare(
       `UPDATE jobs SET status = @status, status_updates = @statusUpdates, results = @results, updated_at = @updatedAt,
-         secrets = CASE WHEN @terminal THEN NULL ELSE secrets END
+         secrets = CASE WHEN @terminal THEN NULL ELSE secrets END,
+         finalizing = CASE WHEN @reopen THEN 0 ELSE finalizing END,
+         cancel_requested = CASE WHEN @reopen THEN 0 ELSE cancel_requested END
        WHERE id = @id`,
     ),
+    cancel: db.prepare(
+      `UPDATE jobs SET cancel_requested = 1 WHERE id = ? AND status NOT IN ('completed', 'error', 'user_error')`,
+    ),
+    setSecrets: db.prepare(`UPDATE jobs SET secrets = ? WHERE id = ?`),
     claim: db.prepare(`UPDATE jobs SET finalizing = 1 WHERE id = ? AND finalizing = 0`),
     release: db.prepare(`UPDATE jobs SET finalizing = 0 WHERE id = ?`),
     saveRow: db.prepare(
-      `INSERT INTO rows (job_id, row_index, outcome, label, score, choice, generation_failures, judge_failures, fields)
-       VALUES (@jobId, @rowIndex, @outcome, @label, @score, @choice, @generationFailures, @judgeFailures, @fields)
+      `INSERT INTO rows (job_id, row_index, outcome, label, score, choice, generation_failures, judge_failures, usage, fields)
+       VALUES (@jobId, @rowIndex, @outcome, @label, @score, @choice, @generationFailures, @judgeFailures, @usage, @fields)
        ON CONFLICT (job_id, row_index) DO UPDATE SET outcome = excluded.outcome, label = excluded.label,
          score = excluded.score, choice = excluded.choice, generation_failures = excluded.generation_failures,
-         judge_failures = excluded.judge_failures, fields = excluded.fields`,
+         judge_failures = excluded.judge_failures, usage = excluded.usage, fields = excluded.fields`,
     ),
     doneRows: db.prepare(`SELECT row_index FROM rows WHERE job_id = ? AND row_index >= ? AND row_index < ?`),
     countRows: db.prepare(`SELECT COUNT(*) AS n FROM rows WHERE job_id = ?`),
+    rowCounts: db.prepare(
+      `SELECT COUNT(*) AS done, COALESCE(SUM(outcome IN ('generation_failed', 'judge_failed')), 0) AS failed FROM rows WHERE job_id = ?`,
+    ),
     pageRows: db.prepare(`SELECT * FROM rows WHERE job_id = ? AND row_index > ? ORDER BY row_index LIMIT ${PAGE}`),
   };
 
   const saveRows = db.transaction((jobId: string, rows: readonly RowResult[]) => {
     for (const r of rows) {
-      q.saveRow.run({ ...r, jobId, fields: JSON.stringify(r.fields) });
+      q.saveRow.run({ ...r, jobId, usage: JSON.stringify(r.usage), fields: JSON.stringify(r.fields) });
     }
   });
 
   const transition = db.transaction(
-    (id: string, from: readonly JobStatus[], update: StatusUpdate, patch?: { results?: Record<string, unknown> | null }) => {
+    (id: string, from: readonly JobStatus[], update: StatusUpdate, patch?: { results?: Record<string, unknown> | null; reopen?: boolean }) => {
       const row = q.getJob.get(id) as JobRow | undefined;
       if (!row || !from.includes(row.status as JobStatus)) return undefined;
       const job = toJob(row);
@@ -210,7 +226,9 @@ export function openSqliteStore(file: string): Store {
         results: job.results === null ? null : JSON.stringify(job.results),
         updatedAt: job.updatedAt,
         terminal: TERMINAL_STATUSES.has(job.status) ? 1 : 0,
+        reopen: patch?.reopen ? 1 : 0,
       });
+      if (patch?.reopen) job.cancelRequested = false;
       return job;
     },
   );
@@ -276,6 +294,12 @@ export function openSqliteStore(file: string): Store {
     async transitionJob(id, from, update, patch) {
       return transition(id, from, update, patch);
     },
+    async requestCancel(id) {
+      return q.cancel.run(id).changes > 0;
+    },
+    async setJobSecrets(id, secrets) {
+      q.setSecrets.run(JSON.stringify(secrets), id);
+    },
     async claimFinalization(id) {
       return q.claim.run(id).changes === 1;
     },
@@ -291,6 +315,14 @@ export function openSqliteStore(file: string): Store {
     },
     async countRows(jobId) {
       return (q.countRows.get(jobId) as { n: number }).n;
+    },
+    async rowCounts(jobId) {
+      return q.rowCounts.get(jobId) as RowCounts;
+    },
+    async deleteRows(jobId, outcomes) {
+      if (outcomes.length === 0) return 0;
+      const marks = outcomes.map(() => '?').join(', ');
+      return db.prepare(`DELETE FROM rows WHERE job_id = ? AND outcome IN (${marks})`).run(jobId, ...outcomes).changes;
     },
     async *iterateRows(jobId) {
       let after = -1;
