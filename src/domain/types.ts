@@ -143,6 +143,8 @@ export interface RowResult {
   generationFailures: number;
   judgeFailures: number;
   usage: RowUsage;
+  /** The dataset row itself, kept so rows can be browsed and searched without the file. */
+  input?: Record<string, unknown>;
   /** The fields this row adds to the result file (generations, verdict, feedback, audit). */
   fields: Record<string, unknown>;
 }
@@ -150,4 +152,16 @@ export interface RowResult {
 /** RFC 3339 UTC with microseconds, as Together's API writes timestamps. */
 export function timestamp(date = new Date()): string {
   return date.toISOString().replace('Z', '000Z');
+}
+
+/** An API key; only its SHA-256 hash is stored. */
+export interface ApiKeyRecord {
+  id: string;
+  ownerId: string;
+  /** Hex SHA-256 of the key. */
+  hash: string;
+  /** The key's first characters, to recognise it in a listing. */
+  prefix: string;
+  createdAt: number; // unix seconds
+  revokedAt: number | null;
 }

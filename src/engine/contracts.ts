@@ -4,7 +4,7 @@
  * backend can implement the same contracts without touching the engine.
  */
 import type { Readable } from 'node:stream';
-import type { FileRecord, JobRecord, JobStatus, RowCounts, RowResult, StatusUpdate } from '../domain/types.js';
+import type { ApiKeyRecord, FileRecord, JobRecord, JobStatus, RowCounts, RowResult, StatusUpdate } from '../domain/types.js';
 
 export interface JobListQuery {
   ownerId?: string;
@@ -15,6 +15,23 @@ export interface JobListQuery {
 export interface JobCounts {
   total: number;
   done: number;
+}
+
+/** A page of a job's rows for browsing; every filter is optional and they combine with AND. */
+export interface RowQuery {
+  offset: number;
+  limit: number;
+  /** One outcome, or `failed` for both failure outcomes. */
+  outcome?: RowResult['outcome'] | 'failed';
+  /** classify: rows whose label is one of these. */
+  labels?: readonly string[];
+  /** score: rows with score >= minScore and/or score < belowScore. */
+  minScore?: number;
+  belowScore?: number;
+  /** compare: rows with this final decision. */
+  choice?: 'A' | 'B' | 'Tie';
+  /** Case-insensitive text to find in the row's input or result fields. */
+  search?: string;
 }
 
 export interface Store {
@@ -63,6 +80,17 @@ export interface Store {
   deleteRows(jobId: string, outcomes: readonly string[]): Promise<number>;
   /** Row results in row order, read in pages so memory stays flat. */
   iterateRows(jobId: string): AsyncIterable<RowResult>;
+  /** A filtered page of rows in row order, with inputs, and how many rows match in all. */
+  queryRows(jobId: string, query: RowQuery): Promise<{ total: number; rows: RowResult[] }>;
+
+  insertApiKey(key: ApiKeyRecord): Promise<void>;
+  /** The unrevoked key with this hash. */
+  findApiKey(hash: string): Promise<ApiKeyRecord | undefined>;
+  listApiKeys(): Promise<ApiKeyRecord[]>;
+  /** Revokes by id; false when there is no such unrevoked key. */
+  revokeApiKey(id: string, at: number): Promise<boolean>;
+  /** True when at least one unrevoked key exists: the server then requires keys. */
+  hasApiKeys(): Promise<boolean>;
 
   close(): Promise<void>;
 }

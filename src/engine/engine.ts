@@ -168,7 +168,7 @@ export function createEngine(deps: EngineDeps): Engine {
           async (result) => {
             // A row cut short by an abort (cancel, shutdown, a fatal error) is not a result: it runs again on resume.
             if (state.abort.signal.aborted) return;
-            pending.push(result);
+            pending.push({ ...result, input: row.data });
             state.progress.rowDone(result.outcome);
             if (pending.length >= WRITE_BATCH) await flush();
           },

@@ -3,7 +3,7 @@
  * Each test gets a fresh store from `open` and closes it afterwards.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Store } from '../../src/engine/contracts.js';
+import type { RowQuery, Store } from '../../src/engine/contracts.js';
 import type { FileRecord, JobRecord, RowResult } from '../../src/domain/types.js';
 
 const judge = { model: 'j', source: 'serverless', baseUrl: null, secretRef: null, maxTokens: 1, temperature: 0, numWorkers: null, systemTemplate: '' } as const;
@@ -148,6 +148,51 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
       await s.insertJob(jobRecord('eval-1'), { judge: 'old' });
       await s.setJobSecrets('eval-1', { judge: 'new' });
       expect(await s.getJobSecrets('eval-1')).toEqual({ judge: 'new' });
+    });
+
+    it('pages and filters rows with their inputs', async () => {
+      const s = await fresh();
+      await s.saveRows('eval-1', [
+        rowResult(0, { label: 'a', input: { q: 'Capital of France?' } }),
+        rowResult(1, { label: 'b', input: { q: 'Two plus two' } }),
+        rowResult(2, { outcome: 'invalid', label: null, input: { q: 'france again' } }),
+        rowResult(3, { outcome: 'judge_failed', label: null, input: { q: 'x' } }),
+        rowResult(4, { label: null, score: 7, choice: 'Tie', input: { q: 'y' } }),
+      ]);
+      const page = await s.queryRows('eval-1', { offset: 0, limit: 2 });
+      expect(page.total).toBe(5);
+      expect(page.rows.map((r) => r.rowIndex)).toEqual([0, 1]);
+      expect(page.rows[0]?.input).toEqual({ q: 'Capital of France?' });
+      const ids = async (q: Partial<RowQuery>) => (await s.queryRows('eval-1', { offset: 0, limit: 10, ...q })).rows.map((r) => r.rowIndex);
+      expect(await ids({ offset: 3 })).toEqual([3, 4]);
+      expect(await ids({ outcome: 'failed' })).toEqual([3]);
+      expect(await ids({ outcome: 'invalid' })).toEqual([2]);
+      expect(await ids({ labels: ['b'] })).toEqual([1]);
+      expect(await ids({ labels: [] })).toEqual([]);
+      expect(await ids({ minScore: 5 })).toEqual([4]);
+      expect(await ids({ belowScore: 5 })).toEqual([]);
+      expect(await ids({ choice: 'Tie' })).toEqual([4]);
+      expect(await ids({ search: 'FRANCE' })).toEqual([0, 2]);
+      expect((await s.queryRows('eval-1', { offset: 0, limit: 10, search: 'france', outcome: 'ok' })).total).toBe(1);
+      // A redelivered result without its input keeps the stored input.
+      await s.saveRows('eval-1', [rowResult(0, { label: 'b' })]);
+      expect((await s.queryRows('eval-1', { offset: 0, limit: 1 })).rows[0]).toMatchObject({ label: 'b', input: { q: 'Capital of France?' } });
+    });
+
+    it('stores API keys by hash, finds unrevoked ones, revokes', async () => {
+      const s = await fresh();
+      expect(await s.hasApiKeys()).toBe(false);
+      await s.insertApiKey({ id: 'key-1', ownerId: 'alice', hash: 'h1', prefix: 'ak_12', createdAt: 1, revokedAt: null });
+      await s.insertApiKey({ id: 'key-2', ownerId: 'bob', hash: 'h2', prefix: 'ak_34', createdAt: 2, revokedAt: null });
+      expect(await s.hasApiKeys()).toBe(true);
+      expect(await s.findApiKey('h1')).toMatchObject({ id: 'key-1', ownerId: 'alice' });
+      expect(await s.findApiKey('nope')).toBeUndefined();
+      expect(await s.revokeApiKey('key-1', 10)).toBe(true);
+      expect(await s.revokeApiKey('key-1', 11)).toBe(false);
+      expect(await s.findApiKey('h1')).toBeUndefined();
+      expect((await s.listApiKeys()).map((k) => [k.id, k.revokedAt])).toEqual([['key-1', 10], ['key-2', null]]);
+      await s.revokeApiKey('key-2', 12);
+      expect(await s.hasApiKeys()).toBe(false);
     });
 
     it('iterates many rows in order across pages', async () => {

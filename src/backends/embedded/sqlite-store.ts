@@ -4,7 +4,7 @@
  */
 import Database from 'better-sqlite3';
 import type { JobListQuery, Store } from '../../engine/contracts.js';
-import type { FileRecord, JobRecord, JobStatus, RowCounts, RowResult, RowUsage, StatusUpdate } from '../../domain/types.js';
+import type { ApiKeyRecord, FileRecord, JobRecord, JobStatus, RowCounts, RowResult, RowUsage, StatusUpdate } from '../../domain/types.js';
 import { TERMINAL_STATUSES } from '../../domain/types.js';
 
 /** Each entry moves the schema one version forward; PRAGMA user_version records where a file is. */
@@ -53,6 +53,15 @@ const MIGRATIONS: string[] = [
    ) WITHOUT ROWID;`,
   `ALTER TABLE rows ADD COLUMN usage TEXT;
    ALTER TABLE jobs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;`,
+  `ALTER TABLE rows ADD COLUMN input TEXT;
+   CREATE TABLE api_keys (
+     id TEXT PRIMARY KEY,
+     owner_id TEXT NOT NULL,
+     hash TEXT NOT NULL UNIQUE,
+     prefix TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     revoked_at INTEGER
+   );`,
 ];
 
 interface FileRow {
@@ -93,7 +102,26 @@ interface ResultRow {
   judge_failures: number;
   usage: string | null;
   fields: string;
+  input?: string | null;
 }
+
+interface KeyRow {
+  id: string;
+  owner_id: string;
+  hash: string;
+  prefix: string;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+const toKey = (row: KeyRow): ApiKeyRecord => ({
+  id: row.id,
+  ownerId: row.owner_id,
+  hash: row.hash,
+  prefix: row.prefix,
+  createdAt: row.created_at,
+  revokedAt: row.revoked_at,
+});
 
 function toFile(row: FileRow): FileRecord {
   return {
@@ -138,8 +166,11 @@ function toResult(row: ResultRow): RowResult {
     judgeFailures: row.judge_failures,
     usage: row.usage === null ? {} : (JSON.parse(row.usage) as RowUsage),
     fields: JSON.parse(row.fields) as Record<string, unknown>,
+    ...(row.input ? { input: JSON.parse(row.input) as Record<string, unknown> } : {}),
   };
 }
+
+const RESULT_COLUMNS = 'row_index, outcome, label, score, choice, generation_failures, judge_failures, usage, fields';
 
 const PAGE = 1000;
 
@@ -190,23 +221,31 @@ export function openSqliteStore(file: string): Store {
     claim: db.prepare(`UPDATE jobs SET finalizing = 1 WHERE id = ? AND finalizing = 0`),
     release: db.prepare(`UPDATE jobs SET finalizing = 0 WHERE id = ?`),
     saveRow: db.prepare(
-      `INSERT INTO rows (job_id, row_index, outcome, label, score, choice, generation_failures, judge_failures, usage, fields)
-       VALUES (@jobId, @rowIndex, @outcome, @label, @score, @choice, @generationFailures, @judgeFailures, @usage, @fields)
+      `INSERT INTO rows (job_id, row_index, outcome, label, score, choice, generation_failures, judge_failures, usage, fields, input)
+       VALUES (@jobId, @rowIndex, @outcome, @label, @score, @choice, @generationFailures, @judgeFailures, @usage, @fields, @input)
        ON CONFLICT (job_id, row_index) DO UPDATE SET outcome = excluded.outcome, label = excluded.label,
          score = excluded.score, choice = excluded.choice, generation_failures = excluded.generation_failures,
-         judge_failures = excluded.judge_failures, usage = excluded.usage, fields = excluded.fields`,
+         judge_failures = excluded.judge_failures, usage = excluded.usage, fields = excluded.fields,
+         input = COALESCE(excluded.input, rows.input)`,
     ),
     doneRows: db.prepare(`SELECT row_index FROM rows WHERE job_id = ? AND row_index >= ? AND row_index < ?`),
     countRows: db.prepare(`SELECT COUNT(*) AS n FROM rows WHERE job_id = ?`),
     rowCounts: db.prepare(
       `SELECT COUNT(*) AS done, COALESCE(SUM(outcome IN ('generation_failed', 'judge_failed')), 0) AS failed FROM rows WHERE job_id = ?`,
     ),
-    pageRows: db.prepare(`SELECT * FROM rows WHERE job_id = ? AND row_index > ? ORDER BY row_index LIMIT ${PAGE}`),
+    pageRows: db.prepare(`SELECT ${RESULT_COLUMNS} FROM rows WHERE job_id = ? AND row_index > ? ORDER BY row_index LIMIT ${PAGE}`),
+    insertKey: db.prepare(
+      `INSERT INTO api_keys (id, owner_id, hash, prefix, created_at, revoked_at) VALUES (@id, @ownerId, @hash, @prefix, @createdAt, @revokedAt)`,
+    ),
+    findKey: db.prepare(`SELECT * FROM api_keys WHERE hash = ? AND revoked_at IS NULL`),
+    listKeys: db.prepare(`SELECT * FROM api_keys ORDER BY created_at, rowid`),
+    revokeKey: db.prepare(`UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`),
+    anyKey: db.prepare(`SELECT 1 FROM api_keys WHERE revoked_at IS NULL LIMIT 1`),
   };
 
   const saveRows = db.transaction((jobId: string, rows: readonly RowResult[]) => {
     for (const r of rows) {
-      q.saveRow.run({ ...r, jobId, usage: JSON.stringify(r.usage), fields: JSON.stringify(r.fields) });
+      q.saveRow.run({ ...r, jobId, usage: JSON.stringify(r.usage), fields: JSON.stringify(r.fields), input: r.input ? JSON.stringify(r.input) : null });
     }
   });
 
@@ -332,6 +371,57 @@ export function openSqliteStore(file: string): Store {
         if (page.length < PAGE) return;
         after = page[page.length - 1]!.row_index;
       }
+    },
+    async queryRows(jobId, query) {
+      const where = ['job_id = ?'];
+      const args: unknown[] = [jobId];
+      if (query.outcome === 'failed') where.push(`outcome IN ('generation_failed', 'judge_failed')`);
+      else if (query.outcome !== undefined) {
+        where.push('outcome = ?');
+        args.push(query.outcome);
+      }
+      if (query.labels !== undefined) {
+        where.push(`label IN (${query.labels.map(() => '?').join(', ') || 'NULL'})`);
+        args.push(...query.labels);
+      }
+      if (query.minScore !== undefined) {
+        where.push('score >= ?');
+        args.push(query.minScore);
+      }
+      if (query.belowScore !== undefined) {
+        where.push('score < ?');
+        args.push(query.belowScore);
+      }
+      if (query.choice !== undefined) {
+        where.push('choice = ?');
+        args.push(query.choice);
+      }
+      if (query.search !== undefined && query.search !== '') {
+        where.push(`(instr(lower(COALESCE(input, '')), lower(?)) > 0 OR instr(lower(fields), lower(?)) > 0)`);
+        args.push(query.search, query.search);
+      }
+      const clause = where.join(' AND ');
+      const total = (db.prepare(`SELECT COUNT(*) AS n FROM rows WHERE ${clause}`).get(...args) as { n: number }).n;
+      const rows = db
+        .prepare(`SELECT ${RESULT_COLUMNS}, input FROM rows WHERE ${clause} ORDER BY row_index LIMIT ? OFFSET ?`)
+        .all(...args, query.limit, query.offset) as ResultRow[];
+      return { total, rows: rows.map(toResult) };
+    },
+    async insertApiKey(key) {
+      q.insertKey.run(key);
+    },
+    async findApiKey(hash) {
+      const row = q.findKey.get(hash) as KeyRow | undefined;
+      return row && toKey(row);
+    },
+    async listApiKeys() {
+      return (q.listKeys.all() as KeyRow[]).map(toKey);
+    },
+    async revokeApiKey(id, at) {
+      return q.revokeKey.run(at, id).changes > 0;
+    },
+    async hasApiKeys() {
+      return q.anyKey.get() !== undefined;
     },
     async close() {
       db.close();
