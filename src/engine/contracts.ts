@@ -95,11 +95,19 @@ export interface Store {
   close(): Promise<void>;
 }
 
-/** File contents. The embedded backend keeps them in a local folder. */
+/**
+ * File contents. Bytes are written locally first (ingest validates while it writes), then
+ * committed to where every node can read them; readers get a local path, fetched when needed.
+ * The embedded backend keeps files in a local folder, so staging, committing and fetching are free.
+ */
 export interface BlobStore {
-  /** A local path where ingest may write the file's bytes (atomically, via a temp file). */
-  pathFor(fileId: string): string;
-  openRead(fileId: string): Readable;
+  /** A local path where new bytes for this file may be written (atomically, via a temp file). */
+  stagingPath(fileId: string): string;
+  /** Makes the staged bytes durable and readable by every node. */
+  commit(fileId: string): Promise<void>;
+  /** A local path holding the file's bytes. */
+  localPath(fileId: string): Promise<string>;
+  openRead(fileId: string): Promise<Readable>;
   size(fileId: string): Promise<number>;
   delete(fileId: string): Promise<void>;
 }

@@ -12,7 +12,7 @@ import { setMaxListeners } from 'node:events';
 import type { Config } from '../config/config.js';
 import { AssayError, NotFoundError, ValidationError } from '../domain/errors.js';
 import { parseJobRequest } from '../domain/job-request.js';
-import { FAILED_OUTCOMES, timestamp, TERMINAL_STATUSES, type FileRecord, type JobRecord, type JobStatus, type RowResult } from '../domain/types.js';
+import { FAILED_OUTCOMES, timestamp, TERMINAL_STATUSES, type FileRecord, type JobRecord, type JobStatus } from '../domain/types.js';
 import { readRows } from '../datasets/rows.js';
 import { defaultWorkers } from '../providers/endpoints.js';
 import type { ModelRegistry } from '../providers/registry.js';
@@ -20,7 +20,8 @@ import type { BlobStore, RowChunk, Store, TaskQueue } from './contracts.js';
 import { newFileId, newJobId } from './ids.js';
 import { createLimiter } from './limiter.js';
 import { checkAgainstDataset, compileJob } from './prepare.js';
-import { createProgress, type JobProgress, type ProgressTracker } from './progress.js';
+import { createProgress, progressFromStore, type JobProgress, type ProgressTracker } from './progress.js';
+import { createRowWriter } from './row-writer.js';
 import { writeResultFile } from './result-file.js';
 import { neededSecrets } from './secrets.js';
 import { evaluateRow, JobFatalError, type BoundModel, type RowContext } from './row-evaluator.js';
@@ -50,8 +51,8 @@ export interface Engine {
 
 /** Rows per queue task: large enough that the queue is never the bottleneck, small enough to spread. */
 const CHUNK_SIZE = 64;
-/** Rows buffered before a write; also written at the end of every chunk. */
-const WRITE_BATCH = 32;
+/** How often a job running here checks whether another node cancelled or ended it. */
+const CANCEL_POLL_MS = 1000;
 /** Chunks worked on at once across all jobs; rows inside are further limited per job and endpoint. */
 const CHUNK_CONCURRENCY = 16;
 
@@ -62,6 +63,8 @@ interface ActiveJob {
   datasetPath: string;
   abort: AbortController;
   progress: ProgressTracker;
+  /** Polls the store for a cancel or an end decided by another node. */
+  watch: NodeJS.Timeout;
 }
 
 export function createEngine(deps: EngineDeps): Engine {
@@ -83,7 +86,13 @@ export function createEngine(deps: EngineDeps): Engine {
   }
 
   function deactivate(jobId: string): void {
-    active.get(jobId)?.then((a) => a.abort.abort()).catch(() => {});
+    active
+      .get(jobId)
+      ?.then((a) => {
+        clearInterval(a.watch);
+        a.abort.abort();
+      })
+      .catch(() => {});
     active.delete(jobId);
   }
 
@@ -128,7 +137,16 @@ export function createEngine(deps: EngineDeps): Engine {
     const ctx: RowContext = { jobId: job.id, spec, compiled, judge: bind(spec.judge, secrets), generators, signal: abort.signal };
     const endpoints = [ctx.judge, ...Object.values(generators)].map((b) => b.model);
     const progress = createProgress(job.rowCount, await store.rowCounts(job.id), endpoints);
-    return { ctx, file, datasetPath: blobs.pathFor(file.id), abort, progress };
+    const watch = setInterval(() => {
+      store.getJob(job.id).then(
+        (now) => {
+          if (!now || now.cancelRequested || TERMINAL_STATUSES.has(now.status)) deactivate(job.id);
+        },
+        () => {},
+      );
+    }, CANCEL_POLL_MS);
+    watch.unref();
+    return { ctx, file, datasetPath: await blobs.localPath(file.id), abort, progress, watch };
   }
 
   function activeJob(job: JobRecord): Promise<ActiveJob> {
@@ -154,23 +172,19 @@ export function createEngine(deps: EngineDeps): Engine {
     if (job.status === 'queued') await move(job.id, ['queued'], 'running', 'Job status updated');
 
     const done = await store.doneRowIndexes(job.id, task.start, task.end);
-    const pending: RowResult[] = [];
+    const writer = createRowWriter((rows) => store.saveRows(job.id, rows));
     const inFlight: Promise<void>[] = [];
-    const flush = async (): Promise<void> => {
-      if (pending.length > 0) await store.saveRows(job.id, pending.splice(0));
-    };
     let fatal: JobFatalError | null = null;
     for await (const row of readRows(state.datasetPath, state.file.format, { from: task.start })) {
       if (row.index >= task.end || state.abort.signal.aborted) break;
       if (done.has(row.index)) continue;
       inFlight.push(
         evaluateRow(state.ctx, row.index, row.data).then(
-          async (result) => {
+          (result) => {
             // A row cut short by an abort (cancel, shutdown, a fatal error) is not a result: it runs again on resume.
             if (state.abort.signal.aborted) return;
-            pending.push({ ...result, input: row.data });
+            writer.add({ ...result, input: row.data });
             state.progress.rowDone(result.outcome);
-            if (pending.length >= WRITE_BATCH) await flush();
           },
           (err: unknown) => {
             if (!(err instanceof JobFatalError)) throw err;
@@ -181,7 +195,7 @@ export function createEngine(deps: EngineDeps): Engine {
       );
     }
     await Promise.all(inFlight);
-    await flush();
+    await writer.flush();
     if (fatal !== null) {
       await failJob(job, 'user_error', (fatal as JobFatalError).message);
       return;
@@ -219,11 +233,12 @@ export function createEngine(deps: EngineDeps): Engine {
       store,
       jobId,
       spec: job.spec,
-      datasetPath: blobs.pathFor(file.id),
+      datasetPath: await blobs.localPath(file.id),
       datasetFormat: file.format,
-      destPath: blobs.pathFor(resultId),
+      destPath: blobs.stagingPath(resultId),
       summary: { labelCountsAsString: config.labelCountsAsString, prices: config.prices },
     });
+    await blobs.commit(resultId);
     await store.insertFile({
       id: resultId,
       ownerId: job.ownerId,
@@ -348,7 +363,7 @@ export function createEngine(deps: EngineDeps): Engine {
         const state = await entry.catch(() => undefined);
         if (state) return state.progress.snapshot();
       }
-      return createProgress(job.rowCount, await store.rowCounts(job.id), []).snapshot();
+      return progressFromStore(job, await store.rowCounts(job.id));
     },
 
     async start() {

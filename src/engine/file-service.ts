@@ -8,6 +8,7 @@ import type { Readable } from 'node:stream';
 import { AssayError, NotFoundError, ValidationError } from '../domain/errors.js';
 import { FILE_PURPOSES, type FileFormat, type FilePurpose, type FileRecord } from '../domain/types.js';
 import { ingestDataset } from '../datasets/ingest.js';
+import { readRows } from '../datasets/rows.js';
 import type { BlobStore, Store } from './contracts.js';
 import { newFileId } from './ids.js';
 
@@ -27,6 +28,8 @@ export interface FileService {
   get(id: string, ownerId: string): Promise<FileRecord>;
   list(ownerId: string): Promise<FileRecord[]>;
   open(id: string, ownerId: string): Promise<{ file: FileRecord; bytes: number; stream: Readable }>;
+  /** The first `limit` rows of a stored dataset, read lazily: the rest of the file is never parsed. */
+  head(id: string, ownerId: string, limit: number): Promise<{ file: FileRecord; rows: Record<string, unknown>[] }>;
   delete(id: string, ownerId: string): Promise<void>;
 }
 
@@ -90,10 +93,11 @@ export function createFileService(deps: { store: Store; blobs: BlobStore; maxUpl
     }
     receiving.add(id);
     try {
-      const summary = await ingestDataset(source, blobs.pathFor(id), {
+      const summary = await ingestDataset(source, blobs.stagingPath(id), {
         format: file.format,
         ...(deps.maxUploadBytes !== undefined ? { maxBytes: deps.maxUploadBytes } : {}),
       });
+      await blobs.commit(id);
       const patch = { bytes: summary.bytes, lineCount: summary.lineCount, columns: summary.columns, format: file.format };
       await store.completeFile(id, patch);
       return { ...file, ...patch, state: 'ready' };
@@ -119,7 +123,19 @@ export function createFileService(deps: { store: Store; blobs: BlobStore; maxUpl
     async open(id, ownerId) {
       const file = await owned(id, ownerId);
       if (file.state !== 'ready') throw new ValidationError(`file ${id} has not been uploaded yet`, 'id', 'not_uploaded');
-      return { file, bytes: await blobs.size(id), stream: blobs.openRead(id) };
+      return { file, bytes: await blobs.size(id), stream: await blobs.openRead(id) };
+    },
+    async head(id, ownerId, limit) {
+      const file = await owned(id, ownerId);
+      if (file.state !== 'ready') throw new ValidationError(`file ${id} has not been uploaded yet`, 'id', 'not_uploaded');
+      const rows: Record<string, unknown>[] = [];
+      if (limit <= 0) return { file, rows };
+      // Leaving the loop closes the generator, which closes the file stream.
+      for await (const row of readRows(await blobs.localPath(id), file.format)) {
+        rows.push(row.data);
+        if (rows.length >= limit) break;
+      }
+      return { file, rows };
     },
     async delete(id, ownerId) {
       await owned(id, ownerId);

@@ -145,7 +145,8 @@ export function createSummarizer(spec: JobSpec, opts: SummaryOptions) {
           win_rate_a_ci: winRate ? { low: winRate.low, high: winRate.high } : null,
           sign_test_p_value: signTest(aWins, bWins).pValue,
           flip_rate: spec.positionBiasCorrection ? share(flips, pairedRows) : null,
-          first_position_preference_rate: share(firstChosen, validPasses),
+          // With one pass, picking the first response is picking model A: a measure of the models, not the judge.
+          first_position_preference_rate: spec.positionBiasCorrection ? share(firstChosen, validPasses) : null,
         };
       }
       return { failedRows: failed, totalRows: total, results: { ...results, ...usage.finish() } };

@@ -13,6 +13,11 @@
  *   pass in which the better response is shown second unparseable; `PREFER_FIRST` in the judge's
  *   system prompt makes it always choose the first response.
  *
+ * A judge reply that cannot be used gets one repair turn (the verdict request, the reply, and a
+ * follow-up saying why it was unusable). The fake answers a repair turn as it answered the request
+ * it repeats, so an unusable reply stays unusable and every figure is the same as without repair.
+ * Every reply reports fixed token usage (`USAGE`), so each job's usage totals are exact.
+ *
  * Each job's judge template starts with a `[job-name]` tag, and each generator's system template
  * with `[job-name:gen|a|b]`, so the fake's calls can be told apart.
  */
@@ -45,6 +50,19 @@ export const UNPARSEABLE = 'Hard to say, honestly.';
 export const BIAS_FEEDBACK = 'The first response reads better.';
 export const FIRST_FEEDBACK = 'I always prefer the first response.';
 
+/** Token usage the fake reports, by kind of call. */
+export const USAGE = {
+  generation: { prompt_tokens: 7, completion_tokens: 3 },
+  judge: { prompt_tokens: 300, completion_tokens: 20 },
+  repair: { prompt_tokens: 500, completion_tokens: 40 },
+} as const;
+
+/** The start of the follow-up user message of a repair turn (src/judging/repair.ts). */
+export const REPAIR_PREFIX = 'Your previous reply could not be used: ';
+
+/** A repair turn: the verdict request, then the judge's reply, then the follow-up. */
+export const isRepairTurn = (req: FakeChatRequest): boolean => req.messages.some((m) => m.role === 'assistant');
+
 /** The exact text of a judge reply the fake sends: `{"feedback": …, "<key>": …}`. */
 export function verdictText(feedback: string, key: 'label' | 'score' | 'choice', value: string | number): string {
   return JSON.stringify({ feedback, [key]: value });
@@ -75,7 +93,9 @@ function better(first: string, second: string): 'A' | 'B' | null {
 }
 
 function judgeReply(req: FakeChatRequest): FakeReply {
-  const user = req.userText;
+  // The verdict request's user message; in a repair turn it is the first of two user messages.
+  const asked = req.messages.find((m) => m.role === 'user')?.content;
+  const user = typeof asked === 'string' ? asked : '';
   const single = section(user, 'response');
   if (single !== undefined) {
     const label = /LABEL=([a-z]+)/.exec(single)?.[1];
@@ -97,8 +117,9 @@ function judgeReply(req: FakeChatRequest): FakeReply {
 
 export function fakeReply(req: FakeChatRequest): FakeReply {
   if (req.model === DENIED_JUDGE) return { status: 401 };
-  if (req.body['response_format'] === undefined) return { content: generated(req.model, req.userText) };
-  return judgeReply(req);
+  if (req.body['response_format'] === undefined) return { content: generated(req.model, req.userText), usage: USAGE.generation };
+  const reply = judgeReply(req);
+  return 'content' in reply ? { ...reply, usage: isRepairTurn(req) ? USAGE.repair : USAGE.judge } : reply;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -181,9 +202,15 @@ function sampleStats(xs: readonly number[]): { mean: number; std: number } {
   return { mean, std: Math.sqrt(ss / (xs.length - 1)) };
 }
 
+/**
+ * The reason of a row whose reply was unusable twice: the fake answered the repair turn as it
+ * answered the request, so the reason after the repair is the first reason again.
+ */
+const UNUSABLE_TWICE = expect.stringMatching(/^(.+) \(also after one repair request; first reply: \1\)$/);
+
 function classifyLine(row: Json, verdict: string): Json {
   if (verdict === 'GARBLE') {
-    return { ...row, evaluation_successful: false, label: null, feedback: null, judge_raw_output: UNPARSEABLE, invalid_reason: expect.any(String) };
+    return { ...row, evaluation_successful: false, label: null, feedback: null, judge_raw_output: UNPARSEABLE, invalid_reason: UNUSABLE_TWICE };
   }
   const feedback = `Looks ${verdict}.`;
   return { ...row, evaluation_successful: true, label: verdict, feedback, judge_raw_output: verdictText(feedback, 'label', verdict) };
@@ -192,12 +219,12 @@ function classifyLine(row: Json, verdict: string): Json {
 function scoreLine(row: Json, mark: string, min: number, max: number): Json {
   const score = Number(mark);
   if (!Number.isFinite(score)) {
-    return { ...row, evaluation_successful: false, score: null, feedback: null, judge_raw_output: UNPARSEABLE, invalid_reason: expect.any(String) };
+    return { ...row, evaluation_successful: false, score: null, feedback: null, judge_raw_output: UNPARSEABLE, invalid_reason: UNUSABLE_TWICE };
   }
   const feedback = `Worth ${mark}.`;
   const raw = verdictText(feedback, 'score', score);
   if (score < min || score > max) {
-    return { ...row, evaluation_successful: false, score: null, feedback: null, judge_raw_output: raw, invalid_reason: expect.any(String) };
+    return { ...row, evaluation_successful: false, score: null, feedback: null, judge_raw_output: raw, invalid_reason: UNUSABLE_TWICE };
   }
   return { ...row, evaluation_successful: true, score, feedback, judge_raw_output: raw };
 }
@@ -216,6 +243,7 @@ function twoPassFields(winner: Winner, flaky = false): Json {
       evaluation_successful: true,
       final_decision: 'Tie',
       is_invalid_judge_output: false,
+      passes_agree: false,
     };
   }
   // In the flipped pass the winner is shown second, so the judge answers with the other letter.
@@ -234,7 +262,7 @@ function twoPassFields(winner: Winner, flaky = false): Json {
       evaluation_successful: true,
       final_decision: winner,
       is_invalid_judge_output: true,
-      error: expect.any(String),
+      error: UNUSABLE_TWICE,
     };
   }
   return {
@@ -245,10 +273,141 @@ function twoPassFields(winner: Winner, flaky = false): Json {
     evaluation_successful: true,
     final_decision: winner,
     is_invalid_judge_output: false,
+    passes_agree: true,
   };
 }
 
 export const count = <T>(xs: readonly T[], pred: (x: T) => boolean): number => xs.filter(pred).length;
+
+// ---------------------------------------------------------------------------------------------
+// Expected assay additions to the results (docs/results.md, docs/statistics.md), computed here
+// independently of the server
+// ---------------------------------------------------------------------------------------------
+
+/** The normal quantile at 0.975. */
+const Z95 = 1.959963984540054;
+/** Student's t quantile at 0.975 by degrees of freedom, from SciPy (`scipy.stats.t.ppf(0.975, df)`). */
+const T975: Readonly<Record<number, number>> = { 7: 2.364624251592784, 9: 2.262157162798205 };
+
+/** Estimates and rates are reported rounded to 6 decimals. */
+const round6 = (x: number): number => Number(x.toFixed(6));
+/** An interval bound, reported rounded to 6 decimals. */
+const bound = (x: number): unknown => expect.closeTo(x, 5);
+
+/** Wilson's score interval for x successes of n, unrounded. */
+function wilson(x: number, n: number): { low: number; high: number } {
+  const p = x / n;
+  const z2 = Z95 * Z95;
+  const center = (p + z2 / (2 * n)) / (1 + z2 / n);
+  const half = (Z95 / (1 + z2 / n)) * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n));
+  return { low: Math.max(0, center - half), high: Math.min(1, center + half) };
+}
+
+const wilsonPercent = (x: number, n: number): Json => {
+  const w = wilson(x, n);
+  return { low: bound(100 * w.low), high: bound(100 * w.high) };
+};
+const labelShare = (x: number, n: number): Json => {
+  const w = wilson(x, n);
+  return { proportion: round6(x / n), low: bound(w.low), high: bound(w.high) };
+};
+
+/** Mean ± t · s / √n for n values with sample standard deviation s, kept inside the score scale. */
+function meanCi(mean: number, std: number, n: number, min: number, max: number): Json {
+  const se = std / Math.sqrt(n);
+  const half = T975[n - 1]! * se;
+  return {
+    mean_score_stderr: bound(se),
+    mean_score_ci: { low: bound(Math.max(min, mean - half)), high: bound(Math.min(max, mean + half)) },
+  };
+}
+
+/** The exact two-sided sign test: 2 · P(X <= min(a, b)) for X ~ Binomial(a + b, ½), at most 1. */
+function signTestP(a: number, b: number): number {
+  const m = a + b;
+  const k = Math.min(a, b);
+  let tail = 0;
+  let choose = 1; // C(m, i)
+  for (let i = 0; i <= k; i++) {
+    tail += choose;
+    choose = (choose * (m - i)) / (i + 1);
+  }
+  return Math.min(1, (2 * tail) / 2 ** m);
+}
+
+/** A p-value, reported to 6 significant digits. */
+function pValue(exact: number): unknown {
+  const unit = 10 ** (Math.floor(Math.log10(exact)) - 5);
+  return expect.toSatisfy((p: unknown) => typeof p === 'number' && Math.abs(p - exact) <= unit, `a p-value of ${exact}`);
+}
+
+/** An interval `{low, high}` that holds `estimate` and lies within [min, max]. */
+export function intervalAround(estimate: number, min: number, max: number): unknown {
+  return expect.toSatisfy(
+    (ci: unknown) => {
+      if (ci === null || typeof ci !== 'object') return false;
+      const { low, high, ...rest } = ci as Record<string, unknown>;
+      return typeof low === 'number' && typeof high === 'number' && Object.keys(rest).length === 0 &&
+        min <= low && low <= estimate && estimate <= high && high <= max;
+    },
+    `an interval in [${min}, ${max}] holding ${estimate}`,
+  );
+}
+
+/**
+ * The position-bias figures of a compare job over the fixture rows, from how the fake judges:
+ * for each pass, whether it picked the response shown first, second, or gave no usable reply.
+ * The two passes of a row disagree (a tie) exactly when they picked the same position.
+ */
+function positionFigures(picks: ReadonlyArray<ReadonlyArray<'first' | 'second' | null>>, twoPass: boolean): Json {
+  const valid = picks.flat().filter((p) => p !== null);
+  const paired = picks.filter((row) => row.length === 2 && row[0] !== null && row[1] !== null);
+  return {
+    flip_rate: twoPass ? round6(count(paired, (row) => row[0] === row[1]) / paired.length) : null,
+    // With one pass the share of first-position picks measures the models, not the judge: null.
+    first_position_preference_rate: twoPass ? round6(count(valid, (p) => p === 'first') / valid.length) : null,
+  };
+}
+
+/** What the fake picks in the original and flipped order of a row of the two-pass fixtures. */
+function twoPassPicks(winner: Winner, flaky = false): Array<'first' | 'second' | null> {
+  if (winner === 'BIAS') return ['first', 'first'];
+  // The better response is shown first in the original order when it is A's, in the flipped order when it is B's.
+  const original = winner === 'A' ? 'first' : 'second';
+  const flipped = winner === 'A' ? 'second' : 'first';
+  // FLAKY: the pass that shows the better response second gets an unusable reply.
+  return [flaky && original === 'second' ? null : original, flaky && flipped === 'second' ? null : flipped];
+}
+
+/** The compare additions for a + b + ties decided rows, none invalid. */
+function compareFigures(a: number, b: number, ties: number): Json {
+  const winRate = (a + ties / 2) / (a + b + ties);
+  return {
+    invalid_judge_count: 0,
+    win_rate_a: round6(winRate),
+    win_rate_a_ci: intervalAround(winRate, 0, 1),
+    sign_test_p_value: pValue(signTestP(a, b)),
+  };
+}
+
+type TokenUsage = { prompt_tokens: number; completion_tokens: number };
+const times = (n: number, u: TokenUsage): TokenUsage => ({ prompt_tokens: n * u.prompt_tokens, completion_tokens: n * u.completion_tokens });
+
+/** The `usage` of a job: every call reported `USAGE` for its kind. */
+export function expectedUsage(jobCase: JobCase): Json {
+  if (jobCase.judgeCalls === null) throw new Error(`${jobCase.name}: judge calls depend on timing`);
+  const generations = Object.values(jobCase.generationCalls).reduce((a, b) => a + b, 0);
+  const repairs = jobCase.repairs.length;
+  const generation = times(generations, USAGE.generation);
+  const first = times(jobCase.judgeCalls - repairs, USAGE.judge);
+  const repair = times(repairs, USAGE.repair);
+  const judge = { prompt_tokens: first.prompt_tokens + repair.prompt_tokens, completion_tokens: first.completion_tokens + repair.completion_tokens };
+  return {
+    generation,
+    judge,
+    total_tokens: generation.prompt_tokens + generation.completion_tokens + judge.prompt_tokens + judge.completion_tokens,
+  };
+}
 
 // ---------------------------------------------------------------------------------------------
 // The jobs
@@ -259,6 +418,12 @@ export interface Ctx {
   fakeUrl: string;
 }
 
+/** What the judge is shown in one pass over a row: the `<input>` and the response(s), in order. */
+export interface Shown {
+  input: string;
+  responses: string[];
+}
+
 export interface JobCase {
   /** Also the `[name]` tag that starts the judge template. */
   name: string;
@@ -266,12 +431,18 @@ export interface JobCase {
   dataset: DatasetName;
   parameters(ctx: Ctx): Json;
   status: 'completed' | 'user_error';
-  /** The expected `results`, without `result_file_id`. */
+  /** The expected `results`: Together's fields, without `result_file_id`. */
   results: Json;
-  /** The expected result file, one object per dataset row. */
+  /** assay's additions to the results of a completed job, besides `usage` (see expectedUsage). */
+  additions?: Json;
+  /** The expected result file, one object per dataset row, without the judge prompts (see `shown`). */
   lines?: Json[];
-  /** Exact judge calls, or null when it depends on timing. */
+  /** What the judge is shown for a row, per pass (the original order first). */
+  shown?: (row: Json) => Shown[];
+  /** Exact judge calls, repair turns included, or null when it depends on timing. */
   judgeCalls: number | null;
+  /** The repair turns: the row and the pass (index into `shown`) whose reply was unusable. */
+  repairs: Array<{ row: number; pass: number }>;
   /** Exact generation calls by generator tag (`gen`, `a`, `b`). */
   generationCalls: Record<string, number>;
 }
@@ -279,6 +450,15 @@ export interface JobCase {
 const scoreColumnValid = SCORE_COLUMN_MARKS.map(Number).filter((s) => Number.isFinite(s) && s >= 1 && s <= 10);
 const scoreColumnStats = sampleStats(scoreColumnValid); // mean 6, std 4
 const scoreGenerationStats = sampleStats(SCORE_GENERATION_SCORES); // mean 4, std 2
+
+const indexesOf = <T>(xs: readonly T[], pred: (x: T) => boolean): number[] => xs.flatMap((x, i) => (pred(x) ? [i] : []));
+/** Column mode: the input is the row without its response column(s). */
+const columnInput = (row: Json, ...responseColumns: string[]): string =>
+  JSON.stringify(Object.fromEntries(Object.entries(row).filter(([k]) => !responseColumns.includes(k))));
+const bothOrders = (input: string, a: string, b: string): Shown[] => [
+  { input, responses: [a, b] },
+  { input, responses: [b, a] },
+];
 
 export const JOBS: JobCase[] = [
   {
@@ -300,8 +480,15 @@ export const JOBS: JobCase[] = [
       pass_percentage: 70,
       label_counts: { good: 7, bad: 3 },
     },
+    additions: {
+      pass_percentage_ci: wilsonPercent(7, 10),
+      label_proportions: { good: labelShare(7, 10), bad: labelShare(3, 10) },
+    },
     lines: classifyColumnRows.map((row, i) => classifyLine(row, CLASSIFY_COLUMN_VERDICTS[i]!)),
-    judgeCalls: 11,
+    shown: (row) => [{ input: columnInput(row, 'answer'), responses: [String(row['answer'])] }],
+    // 11 rows, and a repair turn for the unparseable one.
+    judgeCalls: 12,
+    repairs: indexesOf(CLASSIFY_COLUMN_VERDICTS, (v) => v === 'GARBLE').map((row) => ({ row, pass: 0 })),
     generationCalls: {},
   },
   {
@@ -336,11 +523,20 @@ export const JOBS: JobCase[] = [
       pass_percentage: 60,
       label_counts: { good: 4, bad: 4, ugly: 2 },
     },
+    additions: {
+      pass_percentage_ci: wilsonPercent(6, 10),
+      label_proportions: { good: labelShare(4, 10), bad: labelShare(4, 10), ugly: labelShare(2, 10) },
+    },
     lines: classifyGenerationRows.map((row, i) => ({
       ...classifyLine(row, CLASSIFY_GENERATION_LABELS[i]!),
       MODEL_TO_EVALUATE_OUTPUT: generated(GEN, `Write about ${String(row['topic'])}.`),
     })),
+    shown: (row) => {
+      const input = `Write about ${String(row['topic'])}.`;
+      return [{ input, responses: [generated(GEN, input)] }];
+    },
     judgeCalls: 10,
+    repairs: [],
     generationCalls: { gen: 10 },
   },
   {
@@ -375,8 +571,17 @@ export const JOBS: JobCase[] = [
       invalid_score_count: 2,
       failed_samples: 2,
     },
+    additions: {
+      aggregated_scores: {
+        ...meanCi(scoreColumnStats.mean, scoreColumnStats.std, scoreColumnValid.length, 1, 10),
+        pass_percentage_ci: wilsonPercent(count(scoreColumnValid, (s) => s >= 7), scoreColumnValid.length),
+      },
+    },
     lines: scoreColumnRows.map((row, i) => scoreLine(row, SCORE_COLUMN_MARKS[i]!, 1, 10)),
-    judgeCalls: 10,
+    shown: (row) => [{ input: columnInput(row, 'answer'), responses: [String(row['answer'])] }],
+    // 10 rows, and a repair turn each for the out-of-range and the unparseable score.
+    judgeCalls: 12,
+    repairs: indexesOf(SCORE_COLUMN_MARKS, (m) => m === '42' || m === '??').map((row) => ({ row, pass: 0 })),
     generationCalls: {},
   },
   {
@@ -410,11 +615,22 @@ export const JOBS: JobCase[] = [
       invalid_score_count: 0,
       failed_samples: 0,
     },
+    additions: {
+      aggregated_scores: {
+        ...meanCi(scoreGenerationStats.mean, scoreGenerationStats.std, SCORE_GENERATION_SCORES.length, 0, 10),
+        pass_percentage_ci: wilsonPercent(3, 10),
+      },
+    },
     lines: scoreGenerationRows.map((row, i) => ({
       ...scoreLine(row, String(SCORE_GENERATION_SCORES[i]), 0, 10),
       MODEL_TO_EVALUATE_OUTPUT: generated(GEN, `Do ${String(row['task'])}`),
     })),
+    shown: (row) => {
+      const input = `Do ${String(row['task'])}`;
+      return [{ input, responses: [generated(GEN, input)] }];
+    },
     judgeCalls: 10,
+    repairs: [],
     generationCalls: { gen: 10 },
   },
   {
@@ -428,9 +644,16 @@ export const JOBS: JobCase[] = [
       model_b: 'resp_b',
     }),
     status: 'completed',
-    results: { A_wins: 5, B_wins: 3, Ties: 2, generation_fail_count: 0, judge_fail_count: 0, invalid_judge_count: 0 },
+    results: { A_wins: 5, B_wins: 3, Ties: 2, generation_fail_count: 0, judge_fail_count: 0 },
+    additions: {
+      ...compareFigures(5, 3, 2),
+      ...positionFigures(COMPARE_COLUMN_ROWS.map(({ winner, flaky }) => twoPassPicks(winner, flaky)), true),
+    },
     lines: compareColumnRows.map((row, i) => ({ ...row, ...twoPassFields(COMPARE_COLUMN_ROWS[i]!.winner, COMPARE_COLUMN_ROWS[i]!.flaky) })),
-    judgeCalls: 20,
+    shown: (row) => bothOrders(columnInput(row, 'resp_a', 'resp_b'), String(row['resp_a']), String(row['resp_b'])),
+    // Two passes for each of 10 rows, and a repair turn for the unparseable flipped pass of the FLAKY row.
+    judgeCalls: 21,
+    repairs: indexesOf(COMPARE_COLUMN_ROWS, (r) => r.flaky === true).map((row) => ({ row, pass: 1 })),
     generationCalls: {},
   },
   {
@@ -460,14 +683,21 @@ export const JOBS: JobCase[] = [
       },
     }),
     status: 'completed',
-    results: { A_wins: 6, B_wins: 3, Ties: 1, generation_fail_count: 0, judge_fail_count: 0, invalid_judge_count: 0 },
+    results: { A_wins: 6, B_wins: 3, Ties: 1, generation_fail_count: 0, judge_fail_count: 0 },
+    additions: {
+      ...compareFigures(6, 3, 1),
+      ...positionFigures(COMPARE_GENERATION_WINNERS.map((winner) => twoPassPicks(winner)), true),
+    },
     lines: compareGenerationRows.map((row, i) => ({
       ...row,
       MODEL_TO_EVALUATE_OUTPUT_A: generated(GEN_A, String(row['prompt'])),
       MODEL_TO_EVALUATE_OUTPUT_B: generated(GEN_B, `Please answer: ${String(row['prompt'])}`),
       ...twoPassFields(COMPARE_GENERATION_WINNERS[i]!),
     })),
+    // The judge's input is model A's rendered input template: the prompt itself.
+    shown: (row) => bothOrders(String(row['prompt']), generated(GEN_A, String(row['prompt'])), generated(GEN_B, `Please answer: ${String(row['prompt'])}`)),
     judgeCalls: 20,
+    repairs: [],
     generationCalls: { a: 10, b: 10 },
   },
   {
@@ -482,7 +712,14 @@ export const JOBS: JobCase[] = [
       disable_position_bias_correction: true,
     }),
     status: 'completed',
-    results: { A_wins: 10, B_wins: 0, Ties: 0, generation_fail_count: 0, judge_fail_count: 0, invalid_judge_count: 0 },
+    results: { A_wins: 10, B_wins: 0, Ties: 0, generation_fail_count: 0, judge_fail_count: 0 },
+    additions: {
+      ...compareFigures(10, 0, 0),
+      // Without ties the win-rate interval is Wilson's interval for A's wins (docs/statistics.md).
+      win_rate_a_ci: { low: bound(wilson(10, 10).low), high: 1 },
+      // One pass: no flip rate; the judge always picked the response shown first.
+      ...positionFigures(compareColumnRows.map(() => ['first']), false),
+    },
     // One pass: no flipped-order fields at all.
     lines: compareColumnRows.map((row) => ({
       ...row,
@@ -493,7 +730,9 @@ export const JOBS: JobCase[] = [
       final_decision: 'A',
       is_invalid_judge_output: false,
     })),
+    shown: (row) => [{ input: columnInput(row, 'resp_a', 'resp_b'), responses: [String(row['resp_a']), String(row['resp_b'])] }],
     judgeCalls: 10,
+    repairs: [],
     generationCalls: {},
   },
   {
@@ -510,6 +749,7 @@ export const JOBS: JobCase[] = [
     status: 'user_error',
     results: { error: expect.stringMatching(/judge.*401/) },
     judgeCalls: null,
+    repairs: [],
     generationCalls: {},
   },
 ];

@@ -10,16 +10,21 @@
  * status filter something to exclude). Two jobs send `external_api_token`: it must reach the fake
  * and appear in no response, result file or log.
  *
+ * Together's result fields are checked exactly as Together defines them, and assay's additions
+ * beside them (intervals, position-bias rates, token usage, the judge prompts in the result file)
+ * separately, each against a value computed from the fixtures.
+ *
  * The setup (upload, create, wait) runs once in `beforeAll`; each test then checks one aspect.
  */
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeProvider, type FakeChatRequest, type FakeProvider } from '../../src/testing/fake-provider.js';
 import { startServer, waitFor, type ServerProcess } from '../support/server-process.js';
 import { createTogetherClient, type FileResponseLike, type TogetherHarness } from '../support/together-sdk.js';
-import { expectResponse, expectSchema } from '../support/upstream-schemas.js';
+import { expectResponse, expectSchema, type EvaluationType } from '../support/upstream-schemas.js';
 import {
   COMPLETED,
   DATASET_NAMES,
@@ -35,20 +40,26 @@ import {
   JUDGE_DEFAULT_MAX_TOKENS,
   JUDGE_DEFAULT_TEMPERATURE,
   PROVIDER_KEY,
+  REPAIR_PREFIX,
   SECRET,
   classifyColumnRows,
   classifyGenerationRows,
   compareColumnRows,
   compareGenerationRows,
   count,
+  expectedUsage,
   fakeReply,
   generated,
+  intervalAround,
+  isRepairTurn,
   scoreGenerationRows,
   section,
   serialize,
   type Ctx,
   type DatasetName,
+  type JobCase,
   type Json,
+  type Shown,
 } from './together-sdk.cases.js';
 
 type Client = TogetherHarness['client'];
@@ -164,6 +175,75 @@ const judgeCallsOf = (name: string): FakeChatRequest[] => fake.calls.filter((c) 
 const generationCallsOf = (name: string, tag: string): FakeChatRequest[] =>
   fake.calls.filter((c) => c.systemText.startsWith(`[${name}:${tag}]`));
 
+/** The verdict request (first turn) of job `name` that showed the judge exactly this. */
+function verdictRequest(name: string, shown: Shown): FakeChatRequest {
+  const tags = shown.responses.length === 1 ? ['response'] : ['response_a', 'response_b'];
+  const found = judgeCallsOf(name).filter(
+    (c) => !isRepairTurn(c) && section(c.userText, 'input') === shown.input && tags.every((tag, k) => section(c.userText, tag) === shown.responses[k]),
+  );
+  expect(found, `${name}: the verdict request showing ${JSON.stringify(shown)}`).toHaveLength(1);
+  return found[0]!;
+}
+
+/** Result-file fields holding the judge prompt of each pass, the original order first. */
+const PROMPT_FIELDS: Record<EvaluationType, readonly string[]> = {
+  classify: ['judge_prompt'],
+  score: ['judge_prompt'],
+  compare: ['judge_prompt_original', 'judge_prompt_flipped'],
+};
+
+/** A row's judge prompts as the result file records them: the messages of each pass's verdict request. */
+function judgePrompts(jobCase: JobCase, row: Json): Json {
+  const passes = jobCase.shown?.(row) ?? [];
+  return Object.fromEntries(passes.map((shown, k) => [PROMPT_FIELDS[jobCase.type][k], verdictRequest(jobCase.name, shown).messages]));
+}
+
+/**
+ * Together's result fields: the properties of the upstream `Evaluation*Results` schemas, and of
+ * score's `aggregated_scores`. Everything else in `results` is an assay addition.
+ */
+const TOGETHER_FIELDS: Record<EvaluationType, readonly string[]> = {
+  classify: ['generation_fail_count', 'judge_fail_count', 'invalid_label_count', 'result_file_id', 'pass_percentage', 'label_counts'],
+  score: ['aggregated_scores', 'generation_fail_count', 'judge_fail_count', 'invalid_score_count', 'failed_samples', 'result_file_id'],
+  compare: ['num_samples', 'A_wins', 'B_wins', 'Ties', 'generation_fail_count', 'judge_fail_count', 'result_file_id'],
+};
+const TOGETHER_AGGREGATES = ['mean_score', 'std_score', 'pass_percentage'];
+
+function split(entries: Json, together: readonly string[]): { together: Json; additions: Json } {
+  const own = Object.entries(entries);
+  return {
+    together: Object.fromEntries(own.filter(([k]) => together.includes(k))),
+    additions: Object.fromEntries(own.filter(([k]) => !together.includes(k))),
+  };
+}
+
+/** Splits `results` into Together's fields and assay's additions. */
+function splitResults(type: EvaluationType, results: Json): { together: Json; additions: Json } {
+  const { together, additions } = split(results, TOGETHER_FIELDS[type]);
+  const aggregates = together['aggregated_scores'];
+  if (type === 'score' && aggregates !== null && typeof aggregates === 'object') {
+    const inner = split(aggregates as Json, TOGETHER_AGGREGATES);
+    together['aggregated_scores'] = inner.together;
+    additions['aggregated_scores'] = inner.additions;
+  }
+  return { together, additions };
+}
+
+/** The `progress` of an unfinished job of `rows` rows. */
+function expectProgress(progress: unknown, rows: number): void {
+  expect(progress).toEqual({
+    rows_total: rows,
+    rows_done: expect.toSatisfy((n: unknown) => Number.isInteger(n) && (n as number) >= 0 && (n as number) <= rows, `0..${rows} rows`),
+    rows_failed: expect.toSatisfy((n: unknown) => Number.isInteger(n) && (n as number) >= 0, 'a count'),
+    rows_per_second: expect.toSatisfy((x: unknown) => x === null || (typeof x === 'number' && x > 0), 'null or a positive rate'),
+    eta_seconds: expect.toSatisfy((x: unknown) => x === null || (typeof x === 'number' && x >= 0), 'null or a non-negative ETA'),
+    // The fake never rate-limits.
+    waiting_on_rate_limit: false,
+  });
+  const { rows_done: done, rows_failed: failed } = progress as { rows_done: number; rows_failed: number };
+  expect(failed).toBeLessThanOrEqual(done);
+}
+
 const RFC3339_MICROS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 
 // ---------------------------------------------------------------------------------------------
@@ -230,13 +310,27 @@ describe('together-ai SDK against a real assay server', () => {
     describe(`${jobCase.type} job ${jobCase.name}`, () => {
       it(`evals.status ends in ${jobCase.status} with exactly the expected results`, () => {
         const { id, final, polled } = job(jobCase.name);
-        const expectedResults = jobCase.status === 'completed'
-          ? { ...jobCase.results, result_file_id: expect.stringMatching(/^file-/) }
-          : jobCase.results;
-        expect(final).toEqual({ status: jobCase.status, results: expectedResults });
+        if (jobCase.status === 'completed') {
+          expect(Object.keys(final).sort()).toEqual(['results', 'status']);
+          expect(final.status).toBe('completed');
+          const { together, additions } = splitResults(jobCase.type, final.results as Json);
+          // Together's fields, exactly.
+          expect(together).toEqual({ ...jobCase.results, result_file_id: expect.stringMatching(/^file-/) });
+          // assay's additions beside them, and nothing else (no `cost`: the server has no price table).
+          expect(additions).toEqual({ ...jobCase.additions, usage: expectedUsage(jobCase) });
+        } else {
+          expect(final).toEqual({ status: jobCase.status, results: jobCase.results });
+        }
+        const rows = DATASETS[jobCase.dataset].rows.length;
         for (const body of polled) {
           expectResponse('GET', `/v1/evaluation/${id}/status`, 200, body, { resultsType: jobCase.type, deviations: DEVIATIONS });
-          if (!TERMINAL.has(body.status ?? '')) expect(body).not.toHaveProperty('results');
+          if (TERMINAL.has(body.status ?? '')) {
+            expect(body).not.toHaveProperty('progress');
+          } else {
+            expect(body).not.toHaveProperty('results');
+            expect(Object.keys(body).sort()).toEqual(['progress', 'status']);
+            expectProgress((body as Json)['progress'], rows);
+          }
         }
         if (jobCase.status === 'completed') {
           const resultFileId = (final.results as Json)['result_file_id'];
@@ -252,6 +346,7 @@ describe('together-ai SDK against a real assay server', () => {
         expect(body.type).toBe(jobCase.type);
         expect(body.status).toBe(jobCase.status);
         expect(body.results).toEqual(final.results);
+        expect(body).not.toHaveProperty('progress');
         expect(body.parameters).toEqual(withoutTokens(sent));
         expect(typeof body.owner_id).toBe('string');
         expect(body.created_at).toMatch(RFC3339_MICROS);
@@ -286,7 +381,16 @@ describe('together-ai SDK against a real assay server', () => {
             const row = rows[i]!;
             // The input columns come first, in their order, unchanged.
             expect(Object.keys(line).slice(0, Object.keys(row).length), `row ${i}`).toEqual(Object.keys(row));
-            expect(line, `row ${i}`).toEqual(expectedLines[i]);
+            // The verdicts, and the judge prompt(s): the messages of the row's verdict request(s).
+            expect(line, `row ${i}`).toEqual({ ...expectedLines[i], ...judgePrompts(jobCase, row) });
+            // Two usable passes: passes_agree says whether they chose the same model.
+            if (typeof line['choice_original'] === 'string' && typeof line['choice_flipped'] === 'string') {
+              expect(line['passes_agree'], `row ${i}`).toBe(line['choice_original'] === line['choice_flipped']);
+            } else {
+              expect(line, `row ${i}`).not.toHaveProperty('passes_agree');
+            }
+            // No repair turn produced a usable verdict in these jobs.
+            expect(line, `row ${i}`).not.toHaveProperty('judge_repaired');
           });
 
           const meta = see(await client.files.retrieve(resultFileId));
@@ -306,9 +410,33 @@ describe('together-ai SDK against a real assay server', () => {
       if (jobCase.judgeCalls !== null) {
         const expectedJudgeCalls = jobCase.judgeCalls;
         it('the provider saw the expected judge and generation calls', () => {
-          expect(judgeCallsOf(jobCase.name)).toHaveLength(expectedJudgeCalls);
+          const calls = judgeCallsOf(jobCase.name);
+          expect(calls).toHaveLength(expectedJudgeCalls);
           for (const [tag, n] of Object.entries(jobCase.generationCalls)) {
             expect(generationCallsOf(jobCase.name, tag), `${tag} generations`).toHaveLength(n);
+          }
+          // One repair turn per unusable reply, and only for those.
+          const repairs = calls.filter(isRepairTurn);
+          expect(repairs).toHaveLength(jobCase.repairs.length);
+          const rows = DATASETS[jobCase.dataset].rows;
+          for (const { row, pass } of jobCase.repairs) {
+            const request = verdictRequest(jobCase.name, jobCase.shown!(rows[row]!)[pass]!);
+            // The verdict request again, then the judge's reply to it, then why it could not be used.
+            const turns = repairs.filter((c) => isDeepStrictEqual(c.messages.slice(0, 2), request.messages));
+            expect(turns, `row ${row} pass ${pass}`).toHaveLength(1);
+            const turn = turns[0]!;
+            const reply = fakeReply(request);
+            expect('content' in reply).toBe(true);
+            expect(turn.messages[2]).toEqual({ role: 'assistant', content: (reply as { content: string }).content });
+            expect(turn.messages[3]?.role).toBe('user');
+            const followUp = String(turn.messages[3]?.content);
+            expect(followUp.startsWith(REPAIR_PREFIX), followUp).toBe(true);
+            // After the reason, it restates the reply format the system message gave.
+            const restated = followUp.slice(followUp.indexOf('\n') + 1);
+            expect(restated).not.toBe('');
+            expect(request.systemText).toContain(restated);
+            // Same model, settings and response format as the request it repairs.
+            expect({ ...turn.body, messages: null }).toEqual({ ...request.body, messages: null });
           }
         });
       }
@@ -343,6 +471,33 @@ describe('together-ai SDK against a real assay server', () => {
     });
   });
 
+  describe("assay's additions", () => {
+    it('every interval holds its estimate and stays within its range', () => {
+      for (const jobCase of COMPLETED) {
+        const { final, sent } = job(jobCase.name);
+        const results = final.results as Json;
+        if (jobCase.type === 'classify') {
+          expect(results['pass_percentage_ci'], jobCase.name).toEqual(intervalAround(results['pass_percentage'] as number, 0, 100));
+          const counts = results['label_counts'] as Record<string, number>;
+          const valid = Object.values(counts).reduce((a, b) => a + b, 0);
+          const shares = results['label_proportions'] as Record<string, { proportion: number; low: number; high: number }>;
+          expect(Object.keys(shares)).toEqual(Object.keys(counts));
+          for (const [label, { proportion, ...ci }] of Object.entries(shares)) {
+            expect(proportion, `${jobCase.name} ${label}`).toBeCloseTo(counts[label]! / valid, 6);
+            expect(ci, `${jobCase.name} ${label}`).toEqual(intervalAround(proportion, 0, 1));
+          }
+        } else if (jobCase.type === 'score') {
+          const scores = results['aggregated_scores'] as Json;
+          const [min, max] = [sent['min_score'] as number, sent['max_score'] as number];
+          expect(scores['mean_score_ci'], jobCase.name).toEqual(intervalAround(scores['mean_score'] as number, min, max));
+          expect(scores['pass_percentage_ci'], jobCase.name).toEqual(intervalAround(scores['pass_percentage'] as number, 0, 100));
+        } else {
+          expect(results['win_rate_a_ci'], jobCase.name).toEqual(intervalAround(results['win_rate_a'] as number, 0, 1));
+        }
+      }
+    });
+  });
+
   describe('what the provider saw', () => {
     it('judge calls ask for a json_schema verdict; generation calls ask for no format', () => {
       const judgeCalls = fake.calls.filter((c) => c.model === JUDGE || c.model === DENIED_JUDGE);
@@ -350,8 +505,10 @@ describe('together-ai SDK against a real assay server', () => {
       expect(judgeCalls.length).toBeGreaterThan(0);
       for (const call of judgeCalls) {
         expect(call.body['response_format']).toMatchObject({ type: 'json_schema', json_schema: { name: 'verdict', strict: true } });
-        expect(call.messages.map((m) => m.role)).toEqual(['system', 'user']);
+        // A verdict request, or a repair turn continuing one with the judge's reply and a follow-up.
+        expect(call.messages.map((m) => m.role)).toEqual(isRepairTurn(call) ? ['system', 'user', 'assistant', 'user'] : ['system', 'user']);
       }
+      expect(count(judgeCalls, isRepairTurn)).toBe(JOBS.reduce((n, j) => n + j.repairs.length, 0));
       for (const call of generationCalls) expect(call.body).not.toHaveProperty('response_format');
 
       const schemaOf = (name: string) =>

@@ -91,6 +91,43 @@ function compare(fileId: string, over: Record<string, unknown> = {}) {
 
 const judgeCalls = (): FakeChatRequest[] => h.fake.calls.filter((c) => c.body['response_format'] !== undefined);
 
+type Usage = { prompt_tokens: number; completion_tokens: number };
+
+/** A judge reply of the scripted judge, reporting `usage` tokens. */
+function scriptedWithUsage(req: FakeChatRequest, usage: Usage): FakeReply {
+  const reply = scriptedJudge(req);
+  if (!('content' in reply)) throw new Error('the scripted judge always answers with content');
+  return { ...reply, usage };
+}
+
+/** The result file of a finished job, one object per line. */
+async function resultLines(job: Job): Promise<Array<Record<string, unknown>>> {
+  const content = await h.request('GET', `/v1/files/${String(job.results?.['result_file_id'])}/content`);
+  expect(content.status).toBe(200);
+  return content.text.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** The verdict request (not a repair turn) whose <response> is `answer`. */
+function verdictRequestFor(answer: string): FakeChatRequest {
+  const found = judgeCalls().filter((c) => c.messages.length === 2 && c.userText.includes(`<response>\n${answer}\n</response>`));
+  expect(found, answer).toHaveLength(1);
+  return found[0]!;
+}
+
+/** Wilson's 95% score interval for x of n (docs/statistics.md), unrounded. */
+function wilson(x: number, n: number): { low: number; high: number } {
+  const z = 1.959963984540054;
+  const p = x / n;
+  const center = (p + (z * z) / (2 * n)) / (1 + (z * z) / n);
+  const half = (z / (1 + (z * z) / n)) * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n));
+  return { low: Math.max(0, center - half), high: Math.min(1, center + half) };
+}
+/** Bounds are reported rounded to 6 decimals. */
+const wilsonBounds = (x: number, n: number, scale = 1) => {
+  const w = wilson(x, n);
+  return { low: expect.closeTo(scale * w.low, 5), high: expect.closeTo(scale * w.high, 5) };
+};
+
 /** A promise the fake's reply can wait on, released by the test. */
 function gate(): { opened: Promise<void>; open(): void } {
   let open!: () => void;
@@ -283,11 +320,18 @@ describe('accepted request shapes', () => {
     expect(single.results).toMatchObject({ A_wins: 3, B_wins: 2, Ties: 0 });
 
     h.fake.reset();
+    // One pass: no flip rate; the judge picked the response shown first in rows 0-2, where A is better.
+    expect(single.results).toMatchObject({ flip_rate: null, first_position_preference_rate: null });
+
+    h.fake.reset();
     const twice = await h.createJob(compare(pairs.id));
     const double = await h.waitForJob(twice);
     expect(double.status).toBe('completed');
     expect(judgeCalls()).toHaveLength(2 * PAIR_ROWS.length);
     expect(double.results).toMatchObject({ A_wins: 3, B_wins: 2, Ties: 0 });
+    // The scripted judge goes by content alone: the passes always agree, and it picks the first
+    // response in exactly half of the ten passes. 3 wins to 2: p = 2 · P(X <= 2) = 2 · 16/32 = 1.
+    expect(double.results).toMatchObject({ flip_rate: 0, first_position_preference_rate: 0.5, win_rate_a: 0.6, sign_test_p_value: 1 });
     expectResponse('GET', `/v1/evaluation/${twice}`, 200, double, { resultsType: 'compare' });
   });
 });
@@ -354,19 +398,22 @@ describe('listing and lookup', () => {
 describe('job lifecycle', () => {
   it('runs a job from pending through queued and running to completed', async () => {
     const release = gate();
+    const usage = { prompt_tokens: 120, completion_tokens: 9 };
     h.fake.setReply(async (req) => {
       await release.opened;
-      return scriptedJudge(req);
+      return scriptedWithUsage(req, usage);
     });
     const id = await h.createJob(classify(qa.id));
 
-    // While the judge holds every row, the job is running and has no results yet.
+    // While the judge holds every row, the job is running, has no results yet, and shows its progress.
     await waitFor(() => judgeCalls().length === QA_ROWS.length, { what: 'every row to reach the judge' });
+    const noneDone = { rows_total: QA_ROWS.length, rows_done: 0, rows_failed: 0, rows_per_second: null, eta_seconds: null, waiting_on_rate_limit: false };
     const running = await h.request('GET', `/v1/evaluation/${id}/status`);
-    expect(running.body).toEqual({ status: 'running' });
+    expect(running.body).toEqual({ status: 'running', progress: noneDone });
     expectResponse('GET', `/v1/evaluation/${id}/status`, 200, running.body);
     const runningJob = await h.request('GET', `/v1/evaluation/${id}`);
     expect(runningJob.body).toMatchObject({ workflow_id: id, status: 'running', results: null });
+    expect((runningJob.body as Job)['progress']).toEqual(noneDone);
     expectResponse('GET', `/v1/evaluation/${id}`, 200, runningJob.body);
     release.open();
 
@@ -379,13 +426,27 @@ describe('job lifecycle', () => {
     expect(job.created_at).toBe(times[0]);
     expect(job.parameters).toEqual(classify(qa.id).parameters);
     expectResponse('GET', `/v1/evaluation/${id}`, 200, job, { resultsType: 'classify', deviations: ['label_counts_object'] });
-    expect(job.results).toEqual({
+    expect(job).not.toHaveProperty('progress');
+    const { pass_percentage_ci, label_proportions, usage: spent, ...together } = job.results ?? {};
+    // Together's fields, exactly.
+    expect(together).toEqual({
       generation_fail_count: 0,
       judge_fail_count: 0,
       invalid_label_count: 0,
       pass_percentage: 80,
       label_counts: { correct: 4, incorrect: 1 },
       result_file_id: expect.stringMatching(/^file-/),
+    });
+    // assay's additions: intervals over the 5 valid labels, and the tokens of the 5 judge calls.
+    expect(pass_percentage_ci).toEqual(wilsonBounds(4, 5, 100));
+    expect(label_proportions).toEqual({
+      correct: { proportion: 0.8, ...wilsonBounds(4, 5) },
+      incorrect: { proportion: 0.2, ...wilsonBounds(1, 5) },
+    });
+    expect(spent).toEqual({
+      generation: { prompt_tokens: 0, completion_tokens: 0 },
+      judge: { prompt_tokens: 5 * 120, completion_tokens: 5 * 9 },
+      total_tokens: 5 * (120 + 9),
     });
 
     const status = await h.request('GET', `/v1/evaluation/${id}/status`);
@@ -394,10 +455,101 @@ describe('job lifecycle', () => {
 
     const resultFile = await h.request('GET', `/v1/files/${String(job.results?.['result_file_id'])}`);
     expect(resultFile.body).toMatchObject({ purpose: 'eval-output', LineCount: QA_ROWS.length, Processed: true });
-    const content = await h.request('GET', `/v1/files/${String(job.results?.['result_file_id'])}/content`);
-    const lines = content.text.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = await resultLines(job);
     expect(lines.map((l) => l['label'])).toEqual(['correct', 'correct', 'correct', 'correct', 'incorrect']);
     expect(lines.every((l) => l['evaluation_successful'] === true)).toBe(true);
+    // Each line records the judge prompt: the messages of the row's judge call.
+    lines.forEach((line, i) => {
+      expect(line['judge_prompt'], `row ${i}`).toEqual(verdictRequestFor(QA_ROWS[i]!.answer).messages);
+      expect(line, `row ${i}`).not.toHaveProperty('judge_repaired');
+    });
+  });
+
+  it('gives an unusable judge reply one repair turn; a usable answer there is the verdict, another unusable one leaves the row invalid', async () => {
+    const first = { prompt_tokens: 100, completion_tokens: 10 };
+    const repair = { prompt_tokens: 250, completion_tokens: 25 };
+    const repaired = JSON.stringify({ feedback: 'on reflection', label: 'correct' });
+    // Row 4 (Dickens) is first answered with prose, then, on the repair turn, with a label the
+    // scripted judge would not give; row 3 (100 °C) gets prose both times.
+    h.fake.setReply((req): FakeReply => {
+      const isRepair = req.messages.length > 2;
+      const asked = String(req.messages[1]?.content);
+      const usage = isRepair ? repair : first;
+      if (asked.includes('Dickens')) return { content: isRepair ? repaired : 'Not sure.', usage };
+      if (asked.includes('100 °C')) return { content: 'No idea.', usage };
+      return scriptedWithUsage(req, usage);
+    });
+    const job = await h.waitForJob(await h.createJob(classify(qa.id)));
+    expect(job.status, JSON.stringify(job.results)).toBe('completed');
+
+    // Five verdict requests and two repair turns.
+    expect(judgeCalls()).toHaveLength(QA_ROWS.length + 2);
+    const repairs = judgeCalls().filter((c) => c.messages.length > 2);
+    expect(repairs).toHaveLength(2);
+    for (const [row, reply] of [[3, 'No idea.'], [4, 'Not sure.']] as const) {
+      const request = verdictRequestFor(QA_ROWS[row]!.answer);
+      const turn = repairs.find((c) => c.messages[1]?.content === request.messages[1]?.content);
+      expect(turn, `row ${row}`).toBeDefined();
+      // The verdict request again, the judge's reply, and why it could not be used.
+      expect(turn!.messages.slice(0, 3)).toEqual([...request.messages, { role: 'assistant', content: reply }]);
+      expect(turn!.messages[3]?.role).toBe('user');
+      expect(String(turn!.messages[3]?.content)).toMatch(/^Your previous reply could not be used: reply is not JSON\.\n/);
+      // Same model, settings and response format.
+      expect({ ...turn!.body, messages: null }).toEqual({ ...request.body, messages: null });
+    }
+
+    const { pass_percentage_ci, label_proportions, usage, ...together } = job.results ?? {};
+    // Row 4's repaired label counts; row 3 is invalid, and not a failure.
+    expect(together).toEqual({
+      generation_fail_count: 0,
+      judge_fail_count: 0,
+      invalid_label_count: 1,
+      pass_percentage: 100,
+      label_counts: { correct: 4, incorrect: 0 },
+      result_file_id: expect.stringMatching(/^file-/),
+    });
+    expect(pass_percentage_ci).toEqual({ low: expect.closeTo(100 * wilson(4, 4).low, 5), high: 100 });
+    expect(label_proportions).toEqual({
+      correct: { proportion: 1, low: expect.closeTo(wilson(4, 4).low, 5), high: 1 },
+      incorrect: { proportion: 0, low: 0, high: expect.closeTo(wilson(0, 4).high, 5) },
+    });
+    // Both turns of a conversation count.
+    expect(usage).toEqual({
+      generation: { prompt_tokens: 0, completion_tokens: 0 },
+      judge: { prompt_tokens: 5 * 100 + 2 * 250, completion_tokens: 5 * 10 + 2 * 25 },
+      total_tokens: 5 * 110 + 2 * 275,
+    });
+
+    const lines = await resultLines(job);
+    const prompt = (row: number) => verdictRequestFor(QA_ROWS[row]!.answer).messages;
+    expect(lines).toEqual([
+      ...QA_ROWS.slice(0, 3).map((row, i) => ({
+        ...row,
+        evaluation_successful: true,
+        label: 'correct',
+        feedback: 'looks right',
+        judge_raw_output: JSON.stringify({ feedback: 'looks right', label: 'correct' }),
+        judge_prompt: prompt(i),
+      })),
+      {
+        ...QA_ROWS[3],
+        evaluation_successful: false,
+        label: null,
+        feedback: null,
+        judge_raw_output: 'No idea.',
+        judge_prompt: prompt(3),
+        invalid_reason: 'reply is not JSON (also after one repair request; first reply: reply is not JSON)',
+      },
+      {
+        ...QA_ROWS[4],
+        evaluation_successful: true,
+        label: 'correct',
+        feedback: 'on reflection',
+        judge_raw_output: repaired,
+        judge_prompt: prompt(4),
+        judge_repaired: true,
+      },
+    ]);
   });
 
   it('runs a score job to completed with aggregated scores', async () => {

@@ -11,8 +11,10 @@ export function openLocalBlobStore(dir: string): BlobStore {
     return path.join(dir, fileId);
   };
   return {
-    pathFor,
-    openRead: (fileId) => fs.createReadStream(pathFor(fileId)),
+    stagingPath: pathFor,
+    commit: async () => {},
+    localPath: async (fileId) => pathFor(fileId),
+    openRead: async (fileId) => fs.createReadStream(pathFor(fileId)),
     size: async (fileId) => (await fs.promises.stat(pathFor(fileId))).size,
     delete: async (fileId) => fs.promises.rm(pathFor(fileId), { force: true }),
   };
