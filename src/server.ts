@@ -1,40 +1,40 @@
 /**
- * Wires the embedded shape: SQLite store, local file folder, in-process queue, engine and HTTP app
- * in one process, all under the data directory.
+ * An API node: the HTTP app, the engine (creating, cancelling and finalizing jobs) and, unless
+ * turned off, evaluation workers in the same process. Embedded or distributed by configuration.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config/config.js';
 import { createApp } from './api/app.js';
 import { createUploadSigner } from './api/upload-url.js';
-import { openSqliteStore } from './backends/embedded/sqlite-store.js';
-import { openLocalBlobStore } from './backends/embedded/local-blob-store.js';
-import { createMemoryQueue } from './backends/embedded/memory-queue.js';
-import { createEngine, type Engine } from './engine/engine.js';
+import { ChunkAbandoned, createEngine, type Engine } from './engine/engine.js';
 import { createFileService } from './engine/file-service.js';
+import { createMetrics, instrumentModel } from './observability/metrics.js';
 import { createModelRegistry } from './providers/registry.js';
+import { openBackend, type Backend } from './runtime/backend.js';
+import { registerHealthRoutes } from './runtime/health.js';
 
 export interface RunningServer {
   app: FastifyInstance;
   engine: Engine;
+  backend: Backend;
   url: string;
   close(): Promise<void>;
 }
 
 export async function startServer(config: Config): Promise<RunningServer> {
-  fs.mkdirSync(config.dataDir, { recursive: true });
-  const store = openSqliteStore(path.join(config.dataDir, 'assay.db'));
-  const blobs = openLocalBlobStore(path.join(config.dataDir, 'files'));
+  let app: FastifyInstance | undefined;
+  let closing: Promise<void> | undefined;
+  const metrics = createMetrics();
+  const backend = await openBackend(config, (err, task) => {
+    if (!(err instanceof ChunkAbandoned)) app?.log.error({ err, job: task.jobId }, 'chunk task failed');
+  });
   const models = createModelRegistry(config, {
     timeoutMs: config.providerTimeoutMs,
     maxRetries: config.providerMaxRetries,
     limits: config.endpointLimits,
+    wrap: (model) => instrumentModel(model, metrics),
   });
-  let app: FastifyInstance | undefined;
-  const queue = createMemoryQueue({
-    onError: (err, task) => app?.log.error({ err, job: task.jobId }, 'chunk task failed'),
-  });
+  const { store, blobs, queue } = backend;
   const engine = createEngine({
     store,
     blobs,
@@ -42,30 +42,32 @@ export async function startServer(config: Config): Promise<RunningServer> {
     models,
     config,
     log: (level, msg, extra) => app?.log[level](extra ?? {}, msg),
+    onRowFinished: metrics.rowFinished,
   });
-  const files = createFileService({ store, blobs });
+  metrics.setSources({ jobsByStatus: () => store.jobCounts(), queueDepth: () => queue.size(), endpoints: () => models.all() });
   app = await createApp({
     store,
     engine,
-    files,
+    files: createFileService({ store, blobs }),
     signer: createUploadSigner(config.uploadSigningKey, config.uploadUrlTtlSeconds),
     models: config.models,
     publicUrl: config.publicUrl,
     logLevel: config.logLevel,
+    registerExtra: (a) => registerHealthRoutes(a, { ping: backend.ping, metrics, isClosing: () => closing !== undefined }),
   });
-  await engine.start();
+  await engine.start({ consume: config.serveWorkers, resume: backend.shape === 'embedded' });
   const address = await app.listen({ host: config.host, port: config.port });
-  const url = address.replace('[::1]', 'localhost');
-  let closing: Promise<void> | undefined;
+  const server = app;
   return {
-    app,
+    app: server,
     engine,
-    url,
+    backend,
+    url: address.replace('[::1]', 'localhost'),
     close() {
       closing ??= (async () => {
-        await app.close();
+        await server.close();
         await engine.close();
-        await store.close();
+        await backend.close();
       })();
       return closing;
     },

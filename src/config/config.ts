@@ -28,6 +28,12 @@ export interface Config {
   host: string;
   port: number;
   dataDir: string;
+  /** PostgreSQL URL for the distributed shape; null runs embedded on SQLite. */
+  databaseUrl: string | null;
+  /** Whether `serve` also runs evaluation workers in its process. */
+  serveWorkers: boolean;
+  /** Seconds a worker may hold a row chunk before another worker takes it over (distributed). */
+  chunkLeaseSeconds: number;
   /** Public origin used in signed upload URLs; derived from the request's Host header when unset. */
   publicUrl: string | null;
   /** The OpenAI-compatible server that answers `serverless` and `dedicated` models. */
@@ -108,6 +114,9 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     host: str(env, 'HOST') ?? '127.0.0.1',
     port: int(env, 'PORT', 8080),
     dataDir: path.resolve(str(env, 'ASSAY_DATA_DIR') ?? '.assay'),
+    databaseUrl: str(env, 'ASSAY_DATABASE_URL'),
+    serveWorkers: bool(env, 'ASSAY_SERVE_WORKERS', true),
+    chunkLeaseSeconds: int(env, 'ASSAY_CHUNK_LEASE_SECONDS', 900, 1),
     publicUrl: str(env, 'ASSAY_PUBLIC_URL')?.replace(/\/+$/, '') ?? null,
     providerBaseUrl: (str(env, 'ASSAY_PROVIDER_BASE_URL') ?? 'https://api.together.ai/v1').replace(/\/+$/, ''),
     providerApiKey: str(env, 'ASSAY_PROVIDER_API_KEY') ?? str(env, 'TOGETHER_API_KEY'),

@@ -49,6 +49,8 @@ export interface Store {
   listJobs(query: JobListQuery): Promise<JobRecord[]>;
   /** Jobs not yet in a terminal status, oldest first: what a restarted server resumes. */
   listUnfinishedJobs(): Promise<JobRecord[]>;
+  /** How many jobs are in each status (for metrics). */
+  jobCounts(): Promise<Partial<Record<JobStatus, number>>>;
   /**
    * Moves a job to `to` only if its status is one of `from` (compare-and-set), appending a status
    * update; returns the updated job, or undefined when another actor moved it first.
@@ -128,6 +130,8 @@ export interface TaskQueue {
   cancel(jobId: string): Promise<void>;
   /** Number of tasks of a job that are queued or running. */
   pending(jobId: string): number;
+  /** Tasks queued or running, over all jobs (for metrics). */
+  size(): Promise<number>;
   /** Stops delivering and waits for the running handlers to finish. */
   close(): Promise<void>;
 }

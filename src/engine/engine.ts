@@ -12,7 +12,7 @@ import { setMaxListeners } from 'node:events';
 import type { Config } from '../config/config.js';
 import { AssayError, NotFoundError, ValidationError } from '../domain/errors.js';
 import { parseJobRequest } from '../domain/job-request.js';
-import { FAILED_OUTCOMES, timestamp, TERMINAL_STATUSES, type FileRecord, type JobRecord, type JobStatus } from '../domain/types.js';
+import { FAILED_OUTCOMES, timestamp, TERMINAL_STATUSES, type FileRecord, type JobRecord, type JobStatus, type RowResult } from '../domain/types.js';
 import { readRows } from '../datasets/rows.js';
 import { defaultWorkers } from '../providers/endpoints.js';
 import type { ModelRegistry } from '../providers/registry.js';
@@ -33,6 +33,8 @@ export interface EngineDeps {
   models: ModelRegistry;
   config: Config;
   log?: (level: 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>) => void;
+  /** Told of every finished row (for metrics). */
+  onRowFinished?: (outcome: RowResult['outcome']) => void;
 }
 
 export interface Engine {
@@ -43,8 +45,12 @@ export interface Engine {
   retryFailed(id: string, ownerId: string, body: unknown): Promise<JobRecord>;
   /** Live progress of an unfinished job. */
   progress(job: JobRecord): Promise<JobProgress>;
-  /** Starts consuming chunks and resumes jobs left unfinished by a previous process. */
-  start(): Promise<void>;
+  /**
+   * Starts work: `consume` takes row chunks from the queue in this process; `resume` re-plans
+   * unfinished jobs (needed where the queue does not survive a restart) — otherwise only jobs whose
+   * planning never finished are planned again.
+   */
+  start(opts?: { consume?: boolean; resume?: boolean }): Promise<void>;
   /** Stops consuming; in-flight rows are abandoned (they run again on resume). */
   close(): Promise<void>;
 }
@@ -55,6 +61,17 @@ const CHUNK_SIZE = 64;
 const CANCEL_POLL_MS = 1000;
 /** Chunks worked on at once across all jobs; rows inside are further limited per job and endpoint. */
 const CHUNK_CONCURRENCY = 16;
+
+/**
+ * Thrown by a chunk cut short because this process is shutting down: the queue must not count the
+ * chunk as done, so it goes back to the queue for another worker (or this one, after a restart).
+ */
+export class ChunkAbandoned extends Error {
+  constructor(jobId: string) {
+    super(`chunk of job ${jobId} handed back: this process is shutting down`);
+    this.name = 'ChunkAbandoned';
+  }
+}
 
 /** Per-job runtime state shared by the chunks of that job running in this process. */
 interface ActiveJob {
@@ -73,6 +90,7 @@ export function createEngine(deps: EngineDeps): Engine {
   const active = new Map<string, Promise<ActiveJob>>();
   const runningChunks = new Map<string, Set<Promise<void>>>();
   const background = new Set<Promise<unknown>>();
+  let closed = false;
 
   /** Background work has an owner: it is tracked so close() can wait for it. */
   function track(p: Promise<unknown>): void {
@@ -185,6 +203,7 @@ export function createEngine(deps: EngineDeps): Engine {
             if (state.abort.signal.aborted) return;
             writer.add({ ...result, input: row.data });
             state.progress.rowDone(result.outcome);
+            deps.onRowFinished?.(result.outcome);
           },
           (err: unknown) => {
             if (!(err instanceof JobFatalError)) throw err;
@@ -200,7 +219,10 @@ export function createEngine(deps: EngineDeps): Engine {
       await failJob(job, 'user_error', (fatal as JobFatalError).message);
       return;
     }
-    if (state.abort.signal.aborted) return;
+    if (state.abort.signal.aborted) {
+      if (closed) throw new ChunkAbandoned(job.id);
+      return;
+    }
     if ((await store.countRows(job.id)) >= job.rowCount) await finalize(job.id);
   }
 
@@ -366,26 +388,32 @@ export function createEngine(deps: EngineDeps): Engine {
       return progressFromStore(job, await store.rowCounts(job.id));
     },
 
-    async start() {
-      queue.consume(
-        (task) =>
-          runTracked(task).catch(async (err: unknown) => {
-            // An unexpected failure (not a row's): end the job rather than leave it running forever.
-            log('error', 'chunk failed', { job: task.jobId, err: err instanceof Error ? err.stack : String(err) });
-            const job = await store.getJob(task.jobId);
-            const message = err instanceof AssayError ? err.message : `internal error: ${err instanceof Error ? err.message : String(err)}`;
-            if (job) await failJob(job, 'error', message);
-          }),
-        { concurrency: CHUNK_CONCURRENCY },
-      );
+    async start(opts = {}) {
+      const { consume = true, resume = true } = opts;
+      if (consume) {
+        queue.consume(
+          (task) =>
+            runTracked(task).catch(async (err: unknown) => {
+              if (err instanceof ChunkAbandoned) throw err;
+              // An unexpected failure (not a row's): end the job rather than leave it running forever.
+              log('error', 'chunk failed', { job: task.jobId, err: err instanceof Error ? err.stack : String(err) });
+              const job = await store.getJob(task.jobId);
+              const message = err instanceof AssayError ? err.message : `internal error: ${err instanceof Error ? err.message : String(err)}`;
+              if (job) await failJob(job, 'error', message);
+            }),
+          { concurrency: CHUNK_CONCURRENCY },
+        );
+      }
       for (const job of await store.listUnfinishedJobs()) {
-        await store.releaseFinalization(job.id);
+        if (!resume && job.status !== 'pending' && !job.cancelRequested) continue;
+        if (resume) await store.releaseFinalization(job.id);
         log('info', 'resuming job', { job: job.id, status: job.status });
         track(job.cancelRequested ? finalize(job.id) : plan(job));
       }
     },
 
     async close() {
+      closed = true;
       for (const id of [...active.keys()]) deactivate(id);
       await queue.close();
       while (background.size > 0) await Promise.allSettled([...background]);

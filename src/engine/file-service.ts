@@ -97,7 +97,12 @@ export function createFileService(deps: { store: Store; blobs: BlobStore; maxUpl
         format: file.format,
         ...(deps.maxUploadBytes !== undefined ? { maxBytes: deps.maxUploadBytes } : {}),
       });
-      await blobs.commit(id);
+      try {
+        await blobs.commit(id);
+      } catch (err) {
+        await blobs.delete(id);
+        throw err;
+      }
       const patch = { bytes: summary.bytes, lineCount: summary.lineCount, columns: summary.columns, format: file.format };
       await store.completeFile(id, patch);
       return { ...file, ...patch, state: 'ready' };

@@ -12,6 +12,8 @@ import type { RetryPolicy } from './retry.js';
 
 export interface ModelRegistry {
   get(call: ModelCall, secrets: Record<string, string>): ChatModel;
+  /** Every endpoint model made so far (for metrics). */
+  all(): ChatModel[];
 }
 
 export interface ModelRegistryOptions {
@@ -23,6 +25,8 @@ export interface ModelRegistryOptions {
   limits?: EndpointLimitsTable;
   /** Backoff timing and jitter source, for tests. */
   retry?: Partial<Omit<RetryPolicy, 'maxRetries'>>;
+  /** Wraps each new model, e.g. to time its calls. */
+  wrap?: (model: ChatModel) => ChatModel;
 }
 
 export function createModelRegistry(
@@ -45,9 +49,11 @@ export function createModelRegistry(
           limits: limitsFor(opts.limits ?? {}, endpoint.baseUrl, endpoint.model),
           ...(opts.retry ? { retry: opts.retry } : {}),
         });
+        if (opts.wrap) model = opts.wrap(model);
         models.set(id, model);
       }
       return model;
     },
+    all: () => [...models.values()],
   };
 }

@@ -57,6 +57,7 @@ export function describeQueueContract(name: string, open: () => Promise<TaskQueu
       expect(queue.pending('j1')).toBe(2);
       expect(queue.pending('j2')).toBe(1);
       expect(queue.pending('j3')).toBe(0);
+      expect(await queue.size()).toBe(3);
     });
 
     it('drops a cancelled job’s waiting tasks', async () => {

@@ -89,6 +89,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
       expect((await s.listJobs({ ownerId: 'alice', limit: 1 })).map((j) => j.id)).toEqual(['eval-4']);
       expect((await s.listJobs({ ownerId: 'alice', status: 'completed', limit: 10 })).map((j) => j.id)).toEqual(['eval-2']);
       expect((await s.listUnfinishedJobs()).map((j) => j.id)).toEqual(['eval-1', 'eval-3', 'eval-4']);
+      expect(await s.jobCounts()).toEqual({ pending: 3, completed: 1 });
     });
 
     it('lets exactly one caller claim finalization until released', async () => {

@@ -62,6 +62,7 @@ export function createMemoryQueue(opts: { onError?: (err: unknown, task: RowChun
       }
     },
     pending: (jobId) => perJob.get(jobId) ?? 0,
+    size: async () => waiting.length + running.size,
     async close() {
       closed = true;
       await Promise.allSettled([...running]);

@@ -206,6 +206,7 @@ export function openSqliteStore(file: string): Store {
     ),
     getJob: db.prepare(`SELECT * FROM jobs WHERE id = ?`),
     getSecrets: db.prepare(`SELECT secrets FROM jobs WHERE id = ?`),
+    jobCounts: db.prepare(`SELECT status, COUNT(*) AS n FROM jobs GROUP BY status`),
     unfinished: db.prepare(`SELECT * FROM jobs WHERE status NOT IN ('completed', 'error', 'user_error') ORDER BY seq`),
     updateJob: db.prepare(
       `UPDATE jobs SET status = @status, status_updates = @statusUpdates, results = @results, updated_at = @updatedAt,
@@ -326,6 +327,10 @@ export function openSqliteStore(file: string): Store {
       }
       const sql = `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`;
       return (db.prepare(sql).all(...args, query.limit) as JobRow[]).map(toJob);
+    },
+    async jobCounts() {
+      const rows = q.jobCounts.all() as Array<{ status: JobStatus; n: number }>;
+      return Object.fromEntries(rows.map((r) => [r.status, r.n]));
     },
     async listUnfinishedJobs() {
       return (q.unfinished.all() as JobRow[]).map(toJob);

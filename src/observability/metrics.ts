@@ -1,0 +1,110 @@
+/**
+ * Prometheus metrics through prom-client, on a registry of their own (no global state), so an API
+ * node and a worker in one test process do not share counters.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { JobStatus, RowResult } from '../domain/types.js';
+import type { ChatModel } from '../providers/chat-model.js';
+
+export interface MetricsSources {
+  /** Jobs per status, read at scrape time. */
+  jobsByStatus?: () => Promise<Partial<Record<JobStatus, number>>>;
+  /** Queued and running row chunks, read at scrape time. */
+  queueDepth?: () => Promise<number>;
+  /** The model endpoints this process calls, for their scheduler state. */
+  endpoints?: () => readonly ChatModel[];
+}
+
+export interface Metrics {
+  registry: Registry;
+  rowFinished(outcome: RowResult['outcome']): void;
+  providerCall(endpoint: string, seconds: number, result: 'ok' | 'error', attempts: number): void;
+  setSources(sources: MetricsSources): void;
+}
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  let sources: MetricsSources = {};
+
+  const rows = new Counter({ name: 'assay_rows_total', help: 'Rows finished, by outcome', labelNames: ['outcome'], registers: [registry] });
+  const latency = new Histogram({
+    name: 'assay_provider_call_seconds',
+    help: 'Duration of model calls including retries',
+    labelNames: ['endpoint', 'result'],
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+    registers: [registry],
+  });
+  const retries = new Counter({ name: 'assay_provider_retries_total', help: 'Model call attempts beyond the first', labelNames: ['endpoint'], registers: [registry] });
+  new Gauge({
+    name: 'assay_provider_rate_limited_total',
+    help: 'HTTP 429 answers received, per endpoint (cumulative since start)',
+    labelNames: ['endpoint'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const model of sources.endpoints?.() ?? []) this.set({ endpoint: model.label }, model.state().rateLimited429s);
+    },
+  });
+  new Gauge({
+    name: 'assay_provider_concurrency_limit',
+    help: 'Current adaptive concurrency limit per endpoint',
+    labelNames: ['endpoint'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const model of sources.endpoints?.() ?? []) this.set({ endpoint: model.label }, model.state().limit);
+    },
+  });
+  new Gauge({
+    name: 'assay_jobs',
+    help: 'Jobs by status',
+    labelNames: ['status'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const counts = (await sources.jobsByStatus?.()) ?? {};
+      for (const [status, n] of Object.entries(counts)) this.set({ status }, n ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'assay_queue_depth',
+    help: 'Row chunks queued or running',
+    registers: [registry],
+    async collect() {
+      if (sources.queueDepth) this.set(await sources.queueDepth());
+    },
+  });
+
+  return {
+    registry,
+    rowFinished: (outcome) => rows.inc({ outcome }),
+    providerCall(endpoint, seconds, result, attempts) {
+      latency.observe({ endpoint, result }, seconds);
+      if (attempts > 1) retries.inc({ endpoint }, attempts - 1);
+    },
+    setSources(next) {
+      sources = next;
+    },
+  };
+}
+
+/** Wraps a model so every call is timed and its retries counted. */
+export function instrumentModel(model: ChatModel, metrics: Metrics): ChatModel {
+  return {
+    label: model.label,
+    state: () => model.state(),
+    async complete(request) {
+      const started = performance.now();
+      try {
+        const result = await model.complete(request);
+        metrics.providerCall(model.label, (performance.now() - started) / 1000, 'ok', result.attempts);
+        return result;
+      } catch (err) {
+        const attempts = (err as { attempts?: unknown }).attempts;
+        metrics.providerCall(model.label, (performance.now() - started) / 1000, 'error', typeof attempts === 'number' ? attempts : 1);
+        throw err;
+      }
+    },
+  };
+}

@@ -1,0 +1,72 @@
+/**
+ * The two shapes' storage and queue, behind the engine's contracts: embedded (SQLite, a local
+ * folder, an in-process queue) when no database URL is configured, PostgreSQL (state, file
+ * contents, pg-boss queue) when one is.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Config } from '../config/config.js';
+import type { BlobStore, RowChunk, Store, TaskQueue } from '../engine/contracts.js';
+import { openSqliteStore } from '../backends/embedded/sqlite-store.js';
+import { openLocalBlobStore } from '../backends/embedded/local-blob-store.js';
+import { createMemoryQueue } from '../backends/embedded/memory-queue.js';
+
+export interface Backend {
+  shape: 'embedded' | 'distributed';
+  store: Store;
+  blobs: BlobStore;
+  queue: TaskQueue;
+  /** Throws when the backend cannot serve (database unreachable). */
+  ping(): Promise<void>;
+  /** Closes the store and connections; close the engine (and with it the queue) first. */
+  close(): Promise<void>;
+}
+
+export async function openBackend(config: Config, onTaskError: (err: unknown, task: RowChunk) => void): Promise<Backend> {
+  fs.mkdirSync(config.dataDir, { recursive: true });
+  if (config.databaseUrl === null) {
+    const store = openSqliteStore(path.join(config.dataDir, 'assay.db'));
+    return {
+      shape: 'embedded',
+      store,
+      blobs: openLocalBlobStore(path.join(config.dataDir, 'files')),
+      queue: createMemoryQueue({ onError: onTaskError }),
+      ping: async () => {
+        await store.jobCounts();
+      },
+      close: () => store.close(),
+    };
+  }
+  // Loaded only for the distributed shape, so the embedded one starts without them.
+  const [{ default: pg }, { openPostgresStore }, { openPostgresBlobStore }, { createPgBossQueue }] = await Promise.all([
+    import('pg'),
+    import('../backends/postgres/pg-store.js'),
+    import('../backends/postgres/pg-blob-store.js'),
+    import('../backends/postgres/pgboss-queue.js'),
+  ]);
+  const store = await openPostgresStore(config.databaseUrl);
+  const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 4 });
+  try {
+    // File contents live in PostgreSQL; the data directory is only this node's cache of them.
+    const blobs = await openPostgresBlobStore(pool, path.join(config.dataDir, 'cache'));
+    const queue = await createPgBossQueue(config.databaseUrl, { leaseSeconds: config.chunkLeaseSeconds, onError: onTaskError });
+    return {
+      shape: 'distributed',
+      store,
+      blobs,
+      queue,
+      ping: async () => {
+        await pool.query('SELECT 1');
+      },
+      // The queue is closed by the engine, which owns its in-flight work.
+      async close() {
+        await store.close();
+        await pool.end();
+      },
+    };
+  } catch (err) {
+    await store.close();
+    await pool.end();
+    throw err;
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * A worker node (distributed shape): takes row chunks from the shared queue and runs them, with a
+ * small HTTP listener for /healthz, /readyz and /metrics. Holds no state of its own: any number
+ * can run, and any can be killed; its unfinished chunks return to the queue when their lease ends.
+ */
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Config } from './config/config.js';
+import { ChunkAbandoned, createEngine, type Engine } from './engine/engine.js';
+import { createMetrics, instrumentModel } from './observability/metrics.js';
+import { createModelRegistry } from './providers/registry.js';
+import { openBackend } from './runtime/backend.js';
+import { registerHealthRoutes } from './runtime/health.js';
+
+export interface RunningWorker {
+  app: FastifyInstance;
+  engine: Engine;
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startWorker(config: Config): Promise<RunningWorker> {
+  if (config.databaseUrl === null) {
+    throw new Error('a worker needs the shared database: pass --database postgres://… (or set ASSAY_DATABASE_URL)');
+  }
+  const app = Fastify({ logger: { level: config.logLevel } });
+  let closing: Promise<void> | undefined;
+  const metrics = createMetrics();
+  const backend = await openBackend(config, (err, task) => {
+    if (!(err instanceof ChunkAbandoned)) app.log.error({ err, job: task.jobId }, 'chunk task failed');
+  });
+  const models = createModelRegistry(config, {
+    timeoutMs: config.providerTimeoutMs,
+    maxRetries: config.providerMaxRetries,
+    limits: config.endpointLimits,
+    wrap: (model) => instrumentModel(model, metrics),
+  });
+  const engine = createEngine({
+    ...backend,
+    models,
+    config,
+    log: (level, msg, extra) => app.log[level](extra ?? {}, msg),
+    onRowFinished: metrics.rowFinished,
+  });
+  metrics.setSources({ queueDepth: () => backend.queue.size(), endpoints: () => models.all() });
+  registerHealthRoutes(app, { ping: backend.ping, metrics, isClosing: () => closing !== undefined });
+  await engine.start({ consume: true, resume: false });
+  const url = await app.listen({ host: config.host, port: config.port });
+  return {
+    app,
+    engine,
+    url,
+    close() {
+      closing ??= (async () => {
+        await app.close();
+        // Running chunks finish and are acknowledged; queued ones stay for the other workers.
+        await engine.close();
+        await backend.close();
+      })();
+      return closing;
+    },
+  };
+}
