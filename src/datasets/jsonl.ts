@@ -30,14 +30,19 @@ function describe(value: unknown): string {
 export function jsonlLines(
   source: AsyncIterable<Uint8Array | string>,
   maxLineBytes?: number,
+  firstLine = 1,
 ): AsyncGenerator<Line[], void, undefined> {
-  return readLines(source, { maxLineBytes, utf8ErrorCode: 'invalid_jsonl' });
+  return readLines(source, { maxLineBytes, utf8ErrorCode: 'invalid_jsonl', firstLine });
 }
 
 /** Tracks rows and blank lines across the lines of one file. */
 export class JsonlRows {
-  /** Rows seen so far. */
-  rowCount = 0;
+  /** Rows seen so far (counting from `rowCount` when reading starts mid-file). */
+  rowCount: number;
+
+  constructor(rowsBefore = 0) {
+    this.rowCount = rowsBefore;
+  }
   /** The first blank line since the last row, or 0. */
   private blankLine = 0;
 

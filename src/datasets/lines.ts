@@ -21,6 +21,8 @@ export interface LineOptions {
   maxLineBytes?: number;
   /** When set, the bytes must be UTF-8; a line that is not fails with this error code. */
   utf8ErrorCode?: string;
+  /** Number of the source's first line, when it starts in the middle of a file. Default 1. */
+  firstLine?: number;
 }
 
 const NL = 0x0a;
@@ -69,6 +71,7 @@ export class LineSplitter {
     this.maxLineBytes = opts.maxLineBytes ?? Number.POSITIVE_INFINITY;
     this.utf8ErrorCode = opts.utf8ErrorCode;
     this.utf8 = opts.utf8ErrorCode === undefined ? null : new Utf8Check();
+    this.lineNumber = (opts.firstLine ?? 1) - 1;
   }
 
   push(chunk: Buffer, onLine: LineHandler): void {

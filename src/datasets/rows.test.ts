@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ingestDataset, type DatasetFormat } from './ingest.js';
 import { readRows, type DatasetRow } from './rows.js';
+import { rowOffsets } from './offsets.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -122,5 +123,27 @@ describe('readRows, CSV', () => {
     expect(lineCount).toBe(30_000);
     const rows = await collect(readRows(path, 'csv', { from: 29_999 }));
     expect(rows).toEqual([{ index: 29_999, line: 2 + 2 * 29_999, data: { id: '29999', text: 'text, "quoted"\nline 29999' } }]);
+  });
+});
+
+describe('reading from a row offset', () => {
+  it('gives the same rows as a read from the start, for every offset', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'assay-offsets-'));
+    try {
+      const file = join(dir, 'd.jsonl');
+      const lines = Array.from({ length: 23 }, (_, i) => JSON.stringify({ i, text: 'é'.repeat(i % 5), nested: { i } }));
+      await writeFile(file, `\ufeff${lines.join('\r\n')}\n\n`);
+      const all: unknown[] = [];
+      for await (const row of readRows(file, 'jsonl')) all.push(row);
+      const offsets = await rowOffsets(file, 5, 23);
+      expect(offsets.map((o) => o.index)).toEqual([0, 5, 10, 15, 20]);
+      for (const start of offsets) {
+        const got: unknown[] = [];
+        for await (const row of readRows(file, 'jsonl', { from: start.index, start })) got.push(row);
+        expect(got).toEqual(all.slice(start.index));
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -7,6 +7,7 @@ import { createReadStream } from 'node:fs';
 import { CsvRows, recordToObject, type CsvRecordHandler } from './csv.js';
 import type { DatasetFormat } from './ingest.js';
 import { jsonlLines, JsonlRows } from './jsonl.js';
+import type { RowOffset } from './offsets.js';
 
 export interface DatasetRow {
   /** 0-based row index. */
@@ -26,14 +27,17 @@ const CHUNK_BYTES = 256 * 1024;
  * @example
  * for await (const row of readRows(path, 'jsonl', { from: 100 })) render(row.data);
  */
-export function readRows(path: string, format: DatasetFormat, opts: { from?: number } = {}): AsyncIterable<DatasetRow> {
+export function readRows(path: string, format: DatasetFormat, opts: { from?: number; start?: RowOffset } = {}): AsyncIterable<DatasetRow> {
   const from = Math.max(0, opts.from ?? 0);
-  return format === 'jsonl' ? readJsonl(path, from) : readCsv(path, from);
+  // A known offset at or before `from` lets a JSONL read begin mid-file instead of at the start.
+  const start = format === 'jsonl' && opts.start && opts.start.index <= from ? opts.start : { index: 0, byte: 0, line: 1 };
+  return format === 'jsonl' ? readJsonl(path, from, start) : readCsv(path, from);
 }
 
-async function* readJsonl(path: string, from: number): AsyncGenerator<DatasetRow, void, undefined> {
-  const rows = new JsonlRows();
-  for await (const batch of jsonlLines(createReadStream(path, { highWaterMark: CHUNK_BYTES }))) {
+async function* readJsonl(path: string, from: number, start: RowOffset): AsyncGenerator<DatasetRow, void, undefined> {
+  const rows = new JsonlRows(start.index);
+  const source = createReadStream(path, { highWaterMark: CHUNK_BYTES, start: start.byte });
+  for await (const batch of jsonlLines(source, undefined, start.line)) {
     for (const { bytes, number } of batch) {
       if (!rows.isRow(bytes, number)) continue;
       const index = rows.rowCount - 1;

@@ -4,6 +4,7 @@
  * backend can implement the same contracts without touching the engine.
  */
 import type { Readable } from 'node:stream';
+import type { RowOffset } from '../datasets/offsets.js';
 import type { ApiKeyRecord, FileRecord, JobRecord, JobStatus, RowCounts, RowResult, StatusUpdate } from '../domain/types.js';
 
 export interface JobListQuery {
@@ -119,6 +120,8 @@ export interface RowChunk {
   jobId: string;
   start: number;
   end: number;
+  /** Where row `start` begins in the dataset file (JSONL), so the chunk is read without a scan. */
+  offset?: RowOffset;
 }
 
 export interface TaskQueue {
@@ -128,8 +131,8 @@ export interface TaskQueue {
   consume(handler: (task: RowChunk) => Promise<void>, opts: { concurrency: number }): void;
   /** Drops a job's queued tasks (running ones finish). */
   cancel(jobId: string): Promise<void>;
-  /** Number of tasks of a job that are queued or running. */
-  pending(jobId: string): number;
+  /** Number of tasks of a job that are queued or running (a query on a shared queue, hence async). */
+  pending(jobId: string): Promise<number>;
   /** Tasks queued or running, over all jobs (for metrics). */
   size(): Promise<number>;
   /** Stops delivering and waits for the running handlers to finish. */

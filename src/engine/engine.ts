@@ -14,6 +14,7 @@ import { AssayError, NotFoundError, ValidationError } from '../domain/errors.js'
 import { parseJobRequest } from '../domain/job-request.js';
 import { FAILED_OUTCOMES, timestamp, TERMINAL_STATUSES, type FileRecord, type JobRecord, type JobStatus, type RowResult } from '../domain/types.js';
 import { readRows } from '../datasets/rows.js';
+import { rowOffsets } from '../datasets/offsets.js';
 import { defaultWorkers } from '../providers/endpoints.js';
 import type { ModelRegistry } from '../providers/registry.js';
 import type { BlobStore, RowChunk, Store, TaskQueue } from './contracts.js';
@@ -193,7 +194,8 @@ export function createEngine(deps: EngineDeps): Engine {
     const writer = createRowWriter((rows) => store.saveRows(job.id, rows));
     const inFlight: Promise<void>[] = [];
     let fatal: JobFatalError | null = null;
-    for await (const row of readRows(state.datasetPath, state.file.format, { from: task.start })) {
+    const from = { from: task.start, ...(task.offset ? { start: task.offset } : {}) };
+    for await (const row of readRows(state.datasetPath, state.file.format, from)) {
       if (row.index >= task.end || state.abort.signal.aborted) break;
       if (done.has(row.index)) continue;
       inFlight.push(
@@ -295,9 +297,14 @@ export function createEngine(deps: EngineDeps): Engine {
 
   /** Splits a job's rows into chunks and queues them; rows already done are skipped by the workers. */
   async function plan(job: JobRecord): Promise<void> {
+    const file = await store.getFile(job.spec.fileId);
+    // One pass over a JSONL file finds where each chunk starts; CSV chunks read from the top.
+    const offsets =
+      file?.format === 'jsonl' ? await rowOffsets(await blobs.localPath(file.id), CHUNK_SIZE, job.rowCount).catch(() => []) : [];
     const tasks: RowChunk[] = [];
-    for (let start = 0; start < job.rowCount; start += CHUNK_SIZE) {
-      tasks.push({ jobId: job.id, start, end: Math.min(start + CHUNK_SIZE, job.rowCount) });
+    for (let start = 0, i = 0; start < job.rowCount; start += CHUNK_SIZE, i++) {
+      const offset = offsets[i];
+      tasks.push({ jobId: job.id, start, end: Math.min(start + CHUNK_SIZE, job.rowCount), ...(offset?.index === start ? { offset } : {}) });
     }
     if (job.status === 'pending') await move(job.id, ['pending'], 'queued', 'Job queued');
     await queue.enqueue(tasks);

@@ -90,7 +90,10 @@ export class SsrfError extends Error {}
  * URL parser: `2130706433`, `0x7f000001`, `0177.0.0.1` and `127.1` all mean 127.0.0.1), then
  * every address the name resolves to.
  */
-export async function checkBaseUrl(raw: string, policy: SsrfPolicy, resolve = lookupAll): Promise<void> {
+export type Resolver = (host: string) => Promise<LookupAddress[]>;
+const resolveAll: Resolver = (host) => lookupAll(host, { all: true, verbatim: true });
+
+export async function checkBaseUrl(raw: string, policy: SsrfPolicy, resolve: Resolver = resolveAll): Promise<void> {
   let url: URL;
   try {
     url = new URL(raw);
@@ -101,7 +104,7 @@ export async function checkBaseUrl(raw: string, policy: SsrfPolicy, resolve = lo
   if (url.username || url.password) throw new SsrfError('base URLs must not carry credentials; use external_api_token');
   const host = url.hostname.replace(/^\[|\]$/g, '').replace(/\.$/, '').toLowerCase();
   if (policy.allow.includes(host)) return;
-  const addresses: string[] = isIP(host) ? [host] : (await resolve(host, { all: true, verbatim: true }).catch(() => [] as LookupAddress[])).map((a) => a.address);
+  const addresses: string[] = isIP(host) ? [host] : (await resolve(host).catch(() => [] as LookupAddress[])).map((a) => a.address);
   if (addresses.length === 0) throw new SsrfError(`the host "${host}" does not resolve`);
   for (const address of addresses) {
     const why = forbiddenReason(address, policy);

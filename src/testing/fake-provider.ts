@@ -311,6 +311,8 @@ export async function startFakeProvider(opts: FakeProviderOptions = {}): Promise
       chat(req, res).catch(() => res.destroy());
       return;
     }
+    // Test and benchmark processes read the counters of a fake running in another process here.
+    if (req.method === 'GET' && path === '/_stats') return send(res, 200, { ...counts, inFlight });
     if (req.method === 'GET' && path === '/v1/models') {
       if (denied(req, res)) return;
       const data = [...models].map((id) => ({ id, object: 'model', created: 0, owned_by: 'assay-fake' }));
@@ -357,6 +359,20 @@ function flag(args: string[], name: string): string | undefined {
   return i >= 0 ? args[i + 1] : undefined;
 }
 
+/**
+ * A judge that always answers with a valid verdict for the structured-output schema it is sent
+ * (the first allowed label, the top score, choice "A"), and echoes anything else. For benchmarks
+ * and process-level tests, where the fake runs in its own process.
+ */
+export function validVerdictReply(req: FakeChatRequest): FakeReply {
+  const format = req.body['response_format'] as { json_schema?: { schema?: { properties?: Record<string, { enum?: unknown[]; maximum?: number }> } } } | undefined;
+  const props = format?.json_schema?.schema?.properties;
+  if (props?.['label']?.enum) return jsonReply({ feedback: 'ok', label: props['label'].enum[0] });
+  if (props?.['score']) return jsonReply({ feedback: 'ok', score: props['score'].maximum ?? 1 });
+  if (props?.['choice']) return jsonReply({ feedback: 'ok', choice: 'A' });
+  return { content: `answer: ${req.userText.slice(0, 200)}` };
+}
+
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const args = process.argv.slice(2);
   const fake = await startFakeProvider({
@@ -365,6 +381,8 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     host: flag(args, '--host') ?? '127.0.0.1',
     apiKey: flag(args, '--api-key'),
     recordCalls: false,
+    ...(args.includes('--verdicts') ? { reply: validVerdictReply } : {}),
+    ...(flag(args, '--max-in-flight') !== undefined ? { maxInFlight: Number(flag(args, '--max-in-flight')) } : {}),
   });
   console.log(`fake provider listening on ${fake.url}`);
   const stop = () => void fake.close().then(() => process.exit(0));

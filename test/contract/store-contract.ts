@@ -103,6 +103,8 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
 
     it('upserts rows on (job, row index) so a redelivered chunk does no harm', async () => {
       const s = await fresh();
+      await s.insertJob(jobRecord('eval-1'), {});
+      await s.insertJob(jobRecord('eval-2'), {});
       await s.saveRows('eval-1', [rowResult(0), rowResult(2)]);
       await s.saveRows('eval-1', [rowResult(2, { label: 'b', fields: { label: 'b' } }), rowResult(1)]);
       await s.saveRows('eval-2', [rowResult(0)]);
@@ -116,6 +118,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
 
     it('counts done and failed rows, and deletes rows by outcome', async () => {
       const s = await fresh();
+      await s.insertJob(jobRecord('eval-1'), {});
       await s.saveRows('eval-1', [
         rowResult(0),
         rowResult(1, { outcome: 'judge_failed' }),
@@ -124,8 +127,13 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
       ]);
       expect(await s.rowCounts('eval-1')).toEqual({ done: 4, failed: 2 });
       expect(await s.rowCounts('eval-9')).toEqual({ done: 0, failed: 0 });
+      // Redelivery that changes an outcome keeps the counts exact.
+      await s.saveRows('eval-1', [rowResult(1, { outcome: 'ok' }), rowResult(0, { outcome: 'judge_failed' })]);
+      expect(await s.rowCounts('eval-1')).toEqual({ done: 4, failed: 2 });
       expect(await s.deleteRows('eval-1', ['judge_failed', 'generation_failed'])).toBe(2);
-      expect([...(await s.doneRowIndexes('eval-1', 0, 10))].sort()).toEqual([0, 3]);
+      expect(await s.rowCounts('eval-1')).toEqual({ done: 2, failed: 0 });
+      expect(await s.countRows('eval-1')).toBe(2);
+      expect([...(await s.doneRowIndexes('eval-1', 0, 10))].sort()).toEqual([1, 3]);
     });
 
     it('records a cancel request only for unfinished jobs, and a reopen clears it', async () => {
@@ -153,6 +161,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
 
     it('pages and filters rows with their inputs', async () => {
       const s = await fresh();
+      await s.insertJob(jobRecord('eval-1'), {});
       await s.saveRows('eval-1', [
         rowResult(0, { label: 'a', input: { q: 'Capital of France?' } }),
         rowResult(1, { label: 'b', input: { q: 'Two plus two' } }),
@@ -198,6 +207,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
 
     it('iterates many rows in order across pages', async () => {
       const s = await fresh();
+      await s.insertJob(jobRecord('eval-1'), {});
       const n = 2500;
       await s.saveRows('eval-1', Array.from({ length: n }, (_, i) => rowResult(n - 1 - i, { score: i })));
       let expected = 0;

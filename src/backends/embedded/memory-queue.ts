@@ -61,7 +61,7 @@ export function createMemoryQueue(opts: { onError?: (err: unknown, task: RowChun
         bump(jobId, -1);
       }
     },
-    pending: (jobId) => perJob.get(jobId) ?? 0,
+    pending: async (jobId) => perJob.get(jobId) ?? 0,
     size: async () => waiting.length + running.size,
     async close() {
       closed = true;

@@ -62,7 +62,15 @@ const MIGRATIONS: string[] = [
      created_at INTEGER NOT NULL,
      revoked_at INTEGER
    );`,
+  // Row counters kept by saveRows and deleteRows, so progress and completion checks need no scan.
+  `ALTER TABLE jobs ADD COLUMN rows_done INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE jobs ADD COLUMN rows_failed INTEGER NOT NULL DEFAULT 0;
+   UPDATE jobs SET
+     rows_done = (SELECT COUNT(*) FROM rows WHERE rows.job_id = jobs.id),
+     rows_failed = (SELECT COUNT(*) FROM rows WHERE rows.job_id = jobs.id AND outcome IN ('generation_failed', 'judge_failed'));`,
 ];
+
+const isFailed = (outcome: string | undefined): number => (outcome === 'generation_failed' || outcome === 'judge_failed' ? 1 : 0);
 
 interface FileRow {
   id: string;
@@ -230,10 +238,9 @@ export function openSqliteStore(file: string): Store {
          input = COALESCE(excluded.input, rows.input)`,
     ),
     doneRows: db.prepare(`SELECT row_index FROM rows WHERE job_id = ? AND row_index >= ? AND row_index < ?`),
-    countRows: db.prepare(`SELECT COUNT(*) AS n FROM rows WHERE job_id = ?`),
-    rowCounts: db.prepare(
-      `SELECT COUNT(*) AS done, COALESCE(SUM(outcome IN ('generation_failed', 'judge_failed')), 0) AS failed FROM rows WHERE job_id = ?`,
-    ),
+    rowCounts: db.prepare(`SELECT rows_done AS done, rows_failed AS failed FROM jobs WHERE id = ?`),
+    rowOutcome: db.prepare(`SELECT outcome FROM rows WHERE job_id = ? AND row_index = ?`),
+    bumpCounts: db.prepare(`UPDATE jobs SET rows_done = rows_done + ?, rows_failed = rows_failed + ? WHERE id = ?`),
     pageRows: db.prepare(`SELECT ${RESULT_COLUMNS} FROM rows WHERE job_id = ? AND row_index > ? ORDER BY row_index LIMIT ${PAGE}`),
     insertKey: db.prepare(
       `INSERT INTO api_keys (id, owner_id, hash, prefix, created_at, revoked_at) VALUES (@id, @ownerId, @hash, @prefix, @createdAt, @revokedAt)`,
@@ -245,9 +252,23 @@ export function openSqliteStore(file: string): Store {
   };
 
   const saveRows = db.transaction((jobId: string, rows: readonly RowResult[]) => {
+    let added = 0;
+    let failed = 0;
     for (const r of rows) {
+      const before = q.rowOutcome.get(jobId, r.rowIndex) as { outcome: string } | undefined;
       q.saveRow.run({ ...r, jobId, usage: JSON.stringify(r.usage), fields: JSON.stringify(r.fields), input: r.input ? JSON.stringify(r.input) : null });
+      if (!before) added++;
+      failed += isFailed(r.outcome) - isFailed(before?.outcome);
     }
+    q.bumpCounts.run(added, failed, jobId);
+  });
+
+  const deleteRows = db.transaction((jobId: string, outcomes: readonly string[]) => {
+    const marks = outcomes.map(() => '?').join(', ');
+    const failed = (db.prepare(`SELECT COUNT(*) AS n FROM rows WHERE job_id = ? AND outcome IN (${marks}) AND outcome IN ('generation_failed', 'judge_failed')`).get(jobId, ...outcomes) as { n: number }).n;
+    const removed = db.prepare(`DELETE FROM rows WHERE job_id = ? AND outcome IN (${marks})`).run(jobId, ...outcomes).changes;
+    q.bumpCounts.run(-removed, -failed, jobId);
+    return removed;
   });
 
   const transition = db.transaction(
@@ -358,15 +379,13 @@ export function openSqliteStore(file: string): Store {
       return new Set(rows.map((r) => r.row_index));
     },
     async countRows(jobId) {
-      return (q.countRows.get(jobId) as { n: number }).n;
+      return ((q.rowCounts.get(jobId) as RowCounts | undefined) ?? { done: 0 }).done;
     },
     async rowCounts(jobId) {
-      return q.rowCounts.get(jobId) as RowCounts;
+      return (q.rowCounts.get(jobId) as RowCounts | undefined) ?? { done: 0, failed: 0 };
     },
     async deleteRows(jobId, outcomes) {
-      if (outcomes.length === 0) return 0;
-      const marks = outcomes.map(() => '?').join(', ');
-      return db.prepare(`DELETE FROM rows WHERE job_id = ? AND outcome IN (${marks})`).run(jobId, ...outcomes).changes;
+      return outcomes.length === 0 ? 0 : deleteRows(jobId, outcomes);
     },
     async *iterateRows(jobId) {
       let after = -1;
