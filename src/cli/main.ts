@@ -1,43 +1,65 @@
 #!/usr/bin/env node
-/** The `assay` command. */
-import { Command } from 'commander';
-import { loadConfig } from '../config/config.js';
-import { startServer } from '../server.js';
+/** The `assay` command: registers the commands, runs one, and turns failures into exit codes. */
+import fs from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { registerEvalsCommands } from './commands/evals.js';
+import { registerFilesCommands } from './commands/files.js';
+import { registerRunCommand } from './commands/run.js';
+import { registerServeCommand } from './commands/serve.js';
+import type { CliIO } from './context.js';
+import { describeError, EXIT_USAGE } from './errors.js';
+
+const io: CliIO = { stdout: process.stdout, stderr: process.stderr, env: process.env };
+
+function version(): string {
+  try {
+    return (JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
 
 const program = new Command();
-program.name('assay').description('Self-hostable LLM-as-a-judge evaluation service (Together-compatible API)');
-
 program
-  .command('serve')
-  .description('serve the API and run evaluation workers in this process')
-  .option('--host <host>', 'address to listen on (env HOST, default 127.0.0.1)')
-  .option('--port <port>', 'port to listen on (env PORT, default 8080)')
-  .option('--data-dir <dir>', 'where the database and files live (env ASSAY_DATA_DIR, default ./.assay)')
-  .action(async (opts: { host?: string; port?: string; dataDir?: string }) => {
-    const config = loadConfig({
-      ...process.env,
-      ...(opts.host ? { HOST: opts.host } : {}),
-      ...(opts.port ? { PORT: opts.port } : {}),
-      ...(opts.dataDir ? { ASSAY_DATA_DIR: opts.dataDir } : {}),
-    });
-    const server = await startServer(config);
-    // One plain line for people and scripts waiting for readiness.
-    process.stdout.write(`assay listening on ${server.url} (data in ${config.dataDir})\n`);
-    const shutdown = (signal: string) => {
-      server.app.log.info({ signal }, 'shutting down');
-      server.close().then(
-        () => process.exit(0),
-        (err: unknown) => {
-          server.app.log.error({ err }, 'shutdown failed');
-          process.exit(1);
-        },
-      );
-    };
-    process.once('SIGTERM', () => shutdown('SIGTERM'));
-    process.once('SIGINT', () => shutdown('SIGINT'));
-  });
+  .name('assay')
+  .description('Self-hostable LLM-as-a-judge evaluation service (Together-compatible API)')
+  .version(version())
+  .option('--json', 'machine-readable output only on stdout (no progress, no notes)')
+  .option('--base-url <url>', 'API base URL of the server (env ASSAY_BASE_URL, then TOGETHER_BASE_URL; default http://127.0.0.1:8080/v1)')
+  .option('--api-key <key>', 'API key (env ASSAY_API_KEY, then TOGETHER_API_KEY; not needed for a local assay without keys)')
+  // Inherited by every command registered below.
+  .configureHelp({ showGlobalOptions: true })
+  .showHelpAfterError('(add --help for usage and examples)')
+  .exitOverride()
+  .addHelpText(
+    'after',
+    `
+Examples:
+  $ assay serve                                   # the API on http://127.0.0.1:8080/v1
+  $ assay run data.jsonl --type classify ...      # one evaluation in this process, no server
+  $ assay files upload data.jsonl                 # against a server (assay or Together)
+  $ assay evals create --type score ... --watch
+  $ assay evals results eval-1a2b-1760000000 --download results.jsonl`,
+  );
+
+// Server processes.
+registerServeCommand(program);
+// (the `worker` command is registered here)
+// Administration.
+// (the `keys` command is registered here)
+// Client commands, against any Together-compatible server.
+registerFilesCommands(program, io);
+registerEvalsCommands(program, io);
+// Evaluation without a server.
+registerRunCommand(program, io);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
-  process.stderr.write(`assay: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
+  if (err instanceof CommanderError) {
+    // Commander has printed its message (or the help) already.
+    process.exitCode = err.exitCode === 0 ? 0 : EXIT_USAGE;
+    return;
+  }
+  const { message, hint, exitCode } = describeError(err);
+  process.stderr.write(`assay: ${message}\n${hint ? `  ${hint}\n` : ''}`);
+  process.exitCode = exitCode;
 });

@@ -1,0 +1,106 @@
+/**
+ * The PostgreSQL schema, as versioned migrations recorded in `schema_migrations`.
+ *
+ * JSON payloads are TEXT, not JSONB: JSONB reorders object keys (the result file and the echoed
+ * request parameters keep the order they were written in), and TEXT takes any string JSON.stringify
+ * makes, where JSON/JSONB reject lone surrogates an LLM reply may carry. Timestamps of jobs are the
+ * strings the engine gives; those of files and keys are unix seconds.
+ */
+import type pg from 'pg';
+import { inTransaction } from './pg-sql.js';
+
+interface Migration {
+  version: number;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    sql: `
+      CREATE TABLE files (
+        seq bigserial NOT NULL,
+        id text PRIMARY KEY,
+        owner_id text NOT NULL,
+        filename text NOT NULL,
+        purpose text NOT NULL,
+        format text NOT NULL,
+        bytes bigint NOT NULL,
+        line_count integer NOT NULL,
+        columns text NOT NULL,
+        state text NOT NULL,
+        created_at bigint NOT NULL
+      );
+      CREATE INDEX files_owner ON files (owner_id, created_at, seq);
+
+      CREATE TABLE jobs (
+        seq bigserial PRIMARY KEY,
+        id text NOT NULL UNIQUE,
+        owner_id text NOT NULL,
+        type text NOT NULL,
+        status text NOT NULL,
+        status_updates text NOT NULL,
+        parameters text NOT NULL,
+        spec text NOT NULL,
+        row_count integer NOT NULL,
+        results text,
+        secrets text,
+        finalizing boolean NOT NULL DEFAULT false,
+        cancel_requested boolean NOT NULL DEFAULT false,
+        -- Kept by saveRows and deleteRows, so progress and completion checks need no scan.
+        rows_done integer NOT NULL DEFAULT 0,
+        rows_failed integer NOT NULL DEFAULT 0,
+        created_at text NOT NULL,
+        updated_at text NOT NULL
+      );
+      CREATE INDEX jobs_owner ON jobs (owner_id, seq);
+      CREATE INDEX jobs_owner_status ON jobs (owner_id, status, seq);
+      CREATE INDEX jobs_unfinished ON jobs (seq) WHERE status NOT IN ('completed', 'error', 'user_error');
+
+      CREATE TABLE rows (
+        job_id text NOT NULL,
+        row_index integer NOT NULL,
+        outcome text NOT NULL,
+        label text,
+        score double precision,
+        choice text,
+        generation_failures integer NOT NULL,
+        judge_failures integer NOT NULL,
+        usage text,
+        fields text NOT NULL,
+        input text,
+        PRIMARY KEY (job_id, row_index)
+      );
+
+      CREATE TABLE api_keys (
+        seq bigserial NOT NULL,
+        id text PRIMARY KEY,
+        owner_id text NOT NULL,
+        hash text NOT NULL UNIQUE,
+        prefix text NOT NULL,
+        created_at bigint NOT NULL,
+        revoked_at bigint
+      );`,
+  },
+];
+
+/**
+ * Brings the database to the latest version. Processes starting together take turns on an
+ * advisory lock, so each migration runs once; all pending ones commit together or not at all.
+ */
+export async function migrate(pool: pg.Pool): Promise<void> {
+  await inTransaction(pool, async (client) => {
+    await client.query(`SELECT pg_advisory_xact_lock(hashtextextended('assay.schema_migrations', 0))`);
+    await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version integer PRIMARY KEY,
+      applied_at timestamptz NOT NULL DEFAULT now()
+    )`);
+    const { rows } = await client.query<{ version: number }>('SELECT version FROM schema_migrations');
+    const applied = new Set(rows.map((r) => r.version));
+    for (const m of MIGRATIONS) {
+      if (applied.has(m.version)) continue;
+      await client.query(m.sql);
+      await client.query('INSERT INTO schema_migrations (version) VALUES ($1)', [m.version]);
+    }
+  });
+}

@@ -1,0 +1,124 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeStoreContract, jobRecord } from '../../../test/contract/store-contract.js';
+import { getTestDatabase, type TestDatabase } from '../../../test/support/postgres.js';
+import type { RowResult } from '../../domain/types.js';
+import { openPostgresStore } from './pg-store.js';
+
+let db: TestDatabase;
+beforeAll(async () => {
+  db = await getTestDatabase();
+});
+afterAll(() => db?.stop());
+
+describeStoreContract('postgres', async () => openPostgresStore(await db.createDatabase(), { max: 4 }));
+
+describe('postgres store across processes', () => {
+  it('lets exactly one of two stores (two pools, as two processes would) claim finalization', async () => {
+    const url = await db.createDatabase();
+    const [a, b] = await Promise.all([openPostgresStore(url), openPostgresStore(url)]);
+    try {
+      await a.insertJob(jobRecord('eval-1'), {});
+      const claims = await Promise.all([a, b, a, b].map((s) => s.claimFinalization('eval-1')));
+      expect(claims.filter(Boolean)).toHaveLength(1);
+      const update = { status: 'queued' as const, message: 'queued', timestamp: '2026-01-01T00:00:01.000000Z' };
+      const moves = await Promise.all([a, b].map((s) => s.transitionJob('eval-1', ['pending'], update)));
+      expect(moves.filter((m) => m !== undefined)).toHaveLength(1);
+      expect((await b.getJob('eval-1'))?.statusUpdates).toHaveLength(2);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('keeps row counters exact while two stores rewrite the same rows at once', async () => {
+    const url = await db.createDatabase();
+    const [a, b] = await Promise.all([openPostgresStore(url), openPostgresStore(url)]);
+    try {
+      await a.insertJob(jobRecord('eval-1', { rowCount: 300 }), {});
+      // Overlapping redeliveries: each round both stores write rows 0..299 with different outcomes.
+      const batch = (round: number, who: number) =>
+        Array.from({ length: 300 }, (_, i) => row(i, { outcome: (i + round + who) % 3 === 0 ? 'judge_failed' : 'ok' }));
+      for (let round = 0; round < 5; round++) {
+        await Promise.all([a.saveRows('eval-1', batch(round, 0)), b.saveRows('eval-1', batch(round, 1)), a.deleteRows('eval-1', ['judge_failed'])]);
+      }
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      const { rows } = await client.query<{ done: number; failed: number }>(
+        `SELECT count(*)::int AS done, (count(*) FILTER (WHERE outcome = 'judge_failed'))::int AS failed FROM rows WHERE job_id = 'eval-1'`,
+      );
+      await client.end();
+      expect(await b.rowCounts('eval-1')).toEqual(rows[0]);
+      expect(await a.countRows('eval-1')).toBe(rows[0]!.done);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('migrates once when three processes start together, and reopens a migrated database', async () => {
+    const url = await db.createDatabase();
+    const stores = await Promise.all([1, 2, 3].map(() => openPostgresStore(url, { max: 2 })));
+    await Promise.all(stores.map((s) => s.close()));
+    const again = await openPostgresStore(url);
+    await again.insertJob(jobRecord('eval-1'), { judge: 'k' });
+    expect(await again.getJobSecrets('eval-1')).toEqual({ judge: 'k' });
+    await again.close();
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    const { rows } = await client.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
+    await client.end();
+    expect(rows.map((r) => r.version)).toEqual([1]);
+  });
+
+  it('keeps key order and stores strings that JSON columns would refuse', async () => {
+    const store = await openPostgresStore(await db.createDatabase());
+    try {
+      const fields = { zeta: 1, alpha: 'lone \ud800 surrogate', mid: { b: 1, a: 2 } };
+      const input = { question: 'Q', answer: 'A', context: 'nul \u0000 inside' };
+      await store.saveRows('eval-1', [{ ...row(0), fields, input }]);
+      const [got] = (await store.queryRows('eval-1', { offset: 0, limit: 1 })).rows;
+      expect(Object.keys(got!.fields)).toEqual(['zeta', 'alpha', 'mid']);
+      expect(Object.keys(got!.fields.mid as object)).toEqual(['b', 'a']);
+      expect(Object.keys(got!.input!)).toEqual(['question', 'answer', 'context']);
+      expect(got!.input!.context).toBe('nul \u0000 inside');
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('saves 100,000 rows in a few seconds, in batches, last write winning', async () => {
+    const store = await openPostgresStore(await db.createDatabase());
+    try {
+      const n = 100_000;
+      await store.insertJob(jobRecord('eval-big', { rowCount: n }), {});
+      const rows = Array.from({ length: n }, (_, i) => row(i));
+      const started = performance.now();
+      await store.saveRows('eval-big', rows);
+      const ms = performance.now() - started;
+      console.info(`postgres saveRows: ${n} rows in ${ms.toFixed(0)} ms`);
+      // A bound against regressions (row-by-row writes take far longer), loose for busy CI machines.
+      expect(ms).toBeLessThan(15_000);
+      expect(await store.countRows('eval-big')).toBe(n);
+      // Duplicates inside one call do not break the statement; the later one is kept.
+      await store.saveRows('eval-big', [row(5, { label: 'b' }), row(5, { label: 'c' })]);
+      expect((await store.queryRows('eval-big', { offset: 5, limit: 1 })).rows[0]?.label).toBe('c');
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+function row(rowIndex: number, patch: Partial<RowResult> = {}): RowResult {
+  return {
+    rowIndex,
+    outcome: 'ok',
+    label: 'a',
+    score: null,
+    choice: null,
+    generationFailures: 0,
+    judgeFailures: 0,
+    usage: { judge: { prompt: 120, completion: 30 } },
+    fields: { judge_feedback: `The response is correct and complete for row ${rowIndex}.`, label: 'a', evaluation_successful: true },
+    input: { prompt: `What is ${rowIndex} + ${rowIndex}?`, response: String(rowIndex * 2) },
+    ...patch,
+  };
+}

@@ -1,0 +1,246 @@
+/**
+ * The PostgreSQL Store: what many API and worker processes share in distributed mode. Same
+ * semantics as the SQLite store; guarded updates (job transitions, the finalization claim) are
+ * compare-and-set in the database, so they hold across processes.
+ */
+import type pg from 'pg';
+import type { Store } from '../../engine/contracts.js';
+import type { ApiKeyRecord, FileRecord, JobRecord, JobStatus, StatusUpdate } from '../../domain/types.js';
+import { TERMINAL_STATUSES } from '../../domain/types.js';
+import { rowMethods } from './pg-rows.js';
+import { migrate } from './pg-schema.js';
+import { createPool, inTransaction, type PoolOptions } from './pg-sql.js';
+
+export type PostgresStoreOptions = PoolOptions;
+
+interface FileRow {
+  id: string;
+  owner_id: string;
+  filename: string;
+  purpose: string;
+  format: string;
+  bytes: string;
+  line_count: number;
+  columns: string;
+  state: string;
+  created_at: string;
+}
+
+interface JobRow {
+  id: string;
+  owner_id: string;
+  type: string;
+  status: string;
+  status_updates: string;
+  parameters: string;
+  spec: string;
+  row_count: number;
+  results: string | null;
+  cancel_requested: boolean;
+  created_at: string;
+  updated_at: string;
+}
+
+interface KeyRow {
+  id: string;
+  owner_id: string;
+  hash: string;
+  prefix: string;
+  created_at: string;
+  revoked_at: string | null;
+}
+
+// bigint columns come back as strings; every value assay stores in them fits a double.
+const toFile = (row: FileRow): FileRecord => ({
+  id: row.id,
+  ownerId: row.owner_id,
+  filename: row.filename,
+  purpose: row.purpose as FileRecord['purpose'],
+  format: row.format as FileRecord['format'],
+  bytes: Number(row.bytes),
+  lineCount: row.line_count,
+  columns: JSON.parse(row.columns) as string[],
+  state: row.state as FileRecord['state'],
+  createdAt: Number(row.created_at),
+});
+
+const toJob = (row: JobRow): JobRecord => ({
+  id: row.id,
+  ownerId: row.owner_id,
+  type: row.type as JobRecord['type'],
+  status: row.status as JobStatus,
+  statusUpdates: JSON.parse(row.status_updates) as StatusUpdate[],
+  parameters: JSON.parse(row.parameters) as Record<string, unknown>,
+  spec: JSON.parse(row.spec) as JobRecord['spec'],
+  rowCount: row.row_count,
+  results: row.results === null ? null : (JSON.parse(row.results) as Record<string, unknown>),
+  cancelRequested: row.cancel_requested,
+  createdAt: row.created_at,
+  updatedAt: row.updated_at,
+});
+
+const toKey = (row: KeyRow): ApiKeyRecord => ({
+  id: row.id,
+  ownerId: row.owner_id,
+  hash: row.hash,
+  prefix: row.prefix,
+  createdAt: Number(row.created_at),
+  revokedAt: row.revoked_at === null ? null : Number(row.revoked_at),
+});
+
+const JOB_COLUMNS = 'id, owner_id, type, status, status_updates, parameters, spec, row_count, results, cancel_requested, created_at, updated_at';
+const UNFINISHED = `status NOT IN ('completed', 'error', 'user_error')`;
+
+/**
+ * Connects to `url`, brings the schema up to date and returns the store.
+ *
+ * @example
+ * const store = await openPostgresStore('postgres://assay@db/assay', { max: 20 });
+ */
+export async function openPostgresStore(url: string, opts: PostgresStoreOptions = {}): Promise<Store> {
+  const pool = createPool(url, opts);
+  try {
+    await migrate(pool);
+  } catch (err) {
+    await pool.end();
+    throw err;
+  }
+  const one = async <R extends pg.QueryResultRow>(sql: string, args: unknown[]): Promise<R | undefined> => (await pool.query<R>(sql, args)).rows[0];
+  const changed = async (sql: string, args: unknown[]): Promise<boolean> => ((await pool.query(sql, args)).rowCount ?? 0) > 0;
+
+  return {
+    async insertFile(file) {
+      await pool.query(
+        `INSERT INTO files (id, owner_id, filename, purpose, format, bytes, line_count, columns, state, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+        [file.id, file.ownerId, file.filename, file.purpose, file.format, file.bytes, file.lineCount, JSON.stringify(file.columns), file.state, file.createdAt],
+      );
+    },
+    async getFile(id) {
+      const row = await one<FileRow>('SELECT * FROM files WHERE id = $1', [id]);
+      return row && toFile(row);
+    },
+    async listFiles(ownerId) {
+      const { rows } = await pool.query<FileRow>(`SELECT * FROM files WHERE owner_id = $1 AND state = 'ready' ORDER BY created_at DESC, seq DESC`, [ownerId]);
+      return rows.map(toFile);
+    },
+    async completeFile(id, patch) {
+      await pool.query(`UPDATE files SET bytes = $2, line_count = $3, columns = $4, format = $5, state = 'ready' WHERE id = $1`, [
+        id,
+        patch.bytes,
+        patch.lineCount,
+        JSON.stringify(patch.columns),
+        patch.format,
+      ]);
+    },
+    deleteFile: (id) => changed('DELETE FROM files WHERE id = $1', [id]),
+
+    async insertJob(job, secrets) {
+      await pool.query(
+        `INSERT INTO jobs (id, owner_id, type, status, status_updates, parameters, spec, row_count, results, secrets, cancel_requested, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+        [
+          job.id,
+          job.ownerId,
+          job.type,
+          job.status,
+          JSON.stringify(job.statusUpdates),
+          JSON.stringify(job.parameters),
+          JSON.stringify(job.spec),
+          job.rowCount,
+          job.results === null ? null : JSON.stringify(job.results),
+          JSON.stringify(secrets),
+          job.cancelRequested,
+          job.createdAt,
+          job.updatedAt,
+        ],
+      );
+    },
+    async getJob(id) {
+      const row = await one<JobRow>(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = $1`, [id]);
+      return row && toJob(row);
+    },
+    async getJobSecrets(id) {
+      const row = await one<{ secrets: string | null }>('SELECT secrets FROM jobs WHERE id = $1', [id]);
+      return row?.secrets ? (JSON.parse(row.secrets) as Record<string, string>) : {};
+    },
+    async listJobs(query) {
+      const where: string[] = [];
+      const args: unknown[] = [];
+      if (query.ownerId !== undefined) where.push(`owner_id = $${args.push(query.ownerId)}`);
+      if (query.status !== undefined) where.push(`status = $${args.push(query.status)}`);
+      const filter = where.length ? `WHERE ${where.join(' AND ')}` : '';
+      const { rows } = await pool.query<JobRow>(`SELECT ${JOB_COLUMNS} FROM jobs ${filter} ORDER BY seq DESC LIMIT $${args.push(query.limit)}`, args);
+      return rows.map(toJob);
+    },
+    async jobCounts() {
+      const { rows } = await pool.query<{ status: JobStatus; n: number }>('SELECT status, count(*)::int AS n FROM jobs GROUP BY status');
+      return Object.fromEntries(rows.map((r) => [r.status, r.n]));
+    },
+    async listUnfinishedJobs() {
+      const { rows } = await pool.query<JobRow>(`SELECT ${JOB_COLUMNS} FROM jobs WHERE ${UNFINISHED} ORDER BY seq`);
+      return rows.map(toJob);
+    },
+    transitionJob(id, from, update, patch) {
+      // Compare-and-set: the row stays locked from the status check to the write.
+      return inTransaction(pool, async (client) => {
+        const { rows } = await client.query<JobRow>(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = $1 FOR UPDATE`, [id]);
+        const row = rows[0];
+        if (!row || !from.includes(row.status as JobStatus)) return undefined;
+        const job = toJob(row);
+        job.status = update.status;
+        job.statusUpdates.push(update);
+        job.updatedAt = update.timestamp;
+        if (patch?.results !== undefined) job.results = patch.results;
+        const reopen = patch?.reopen === true;
+        if (reopen) job.cancelRequested = false;
+        await client.query(
+          `UPDATE jobs SET status = $2, status_updates = $3, results = $4, updated_at = $5,
+             secrets = CASE WHEN $6 THEN NULL ELSE secrets END,
+             finalizing = CASE WHEN $7 THEN false ELSE finalizing END,
+             cancel_requested = CASE WHEN $7 THEN false ELSE cancel_requested END
+           WHERE id = $1`,
+          [id, job.status, JSON.stringify(job.statusUpdates), job.results === null ? null : JSON.stringify(job.results), job.updatedAt, TERMINAL_STATUSES.has(job.status), reopen],
+        );
+        return job;
+      });
+    },
+    requestCancel: (id) => changed(`UPDATE jobs SET cancel_requested = true WHERE id = $1 AND ${UNFINISHED}`, [id]),
+    async setJobSecrets(id, secrets) {
+      await pool.query('UPDATE jobs SET secrets = $2 WHERE id = $1', [id, JSON.stringify(secrets)]);
+    },
+    claimFinalization: (id) => changed('UPDATE jobs SET finalizing = true WHERE id = $1 AND finalizing = false', [id]),
+    async releaseFinalization(id) {
+      await pool.query('UPDATE jobs SET finalizing = false WHERE id = $1', [id]);
+    },
+
+    ...rowMethods(pool),
+
+    async insertApiKey(key) {
+      await pool.query('INSERT INTO api_keys (id, owner_id, hash, prefix, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6)', [
+        key.id,
+        key.ownerId,
+        key.hash,
+        key.prefix,
+        key.createdAt,
+        key.revokedAt,
+      ]);
+    },
+    async findApiKey(hash) {
+      const row = await one<KeyRow>('SELECT * FROM api_keys WHERE hash = $1 AND revoked_at IS NULL', [hash]);
+      return row && toKey(row);
+    },
+    async listApiKeys() {
+      const { rows } = await pool.query<KeyRow>('SELECT * FROM api_keys ORDER BY created_at, seq');
+      return rows.map(toKey);
+    },
+    revokeApiKey: (id, at) => changed('UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL', [id, at]),
+    async hasApiKeys() {
+      return (await one('SELECT 1 FROM api_keys WHERE revoked_at IS NULL LIMIT 1', [])) !== undefined;
+    },
+
+    async close() {
+      await pool.end();
+    },
+  };
+}

@@ -1,0 +1,112 @@
+import PgBoss from 'pg-boss';
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describeQueueContract } from '../../../test/contract/queue-contract.js';
+import { getTestDatabase, type TestDatabase } from '../../../test/support/postgres.js';
+import type { RowChunk, TaskQueue } from '../../engine/contracts.js';
+import { createPgBossQueue, type PgBossQueueOptions } from './pgboss-queue.js';
+
+let db: TestDatabase;
+beforeAll(async () => {
+  db = await getTestDatabase();
+});
+afterAll(() => db?.stop());
+
+describeQueueContract('pg-boss', async () => createPgBossQueue(await db.createDatabase()));
+
+async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+function gate() {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  return { open, opened };
+}
+
+const chunk = (jobId: string, start: number): RowChunk => ({ jobId, start, end: start + 64 });
+
+describe('pg-boss queue across nodes', () => {
+  const opened: TaskQueue[] = [];
+  const open = async (url: string, opts: PgBossQueueOptions = {}): Promise<TaskQueue> => {
+    const q = await createPgBossQueue(url, { pollIntervalMs: 50, ...opts });
+    opened.push(q);
+    return q;
+  };
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((q) => q.close()));
+  });
+
+  it('adds a key once while it is queued or running, and again once it is done', async () => {
+    const url = await db.createDatabase();
+    const [a, b] = await Promise.all([open(url), open(url)]);
+    const tasks = [0, 64, 128].map((s) => chunk('j1', s));
+    await Promise.all([a.enqueue(tasks), b.enqueue(tasks), a.enqueue(tasks)]);
+    expect(await a.size()).toBe(3);
+    const release = gate();
+    const seen: string[] = [];
+    a.consume(async (t) => {
+      seen.push(`${t.jobId}:${t.start}`);
+      await release.opened;
+    }, { concurrency: 3 });
+    await until(() => seen.length === 3, 'three running');
+    await b.enqueue(tasks);
+    expect(await b.pending('j1')).toBe(3);
+    release.open();
+    await until(async () => (await b.pending('j1')) === 0, 'all done');
+    await b.enqueue([chunk('j1', 0)]);
+    await until(() => seen.length === 4, 'the re-added chunk delivered');
+    expect(seen.sort()).toEqual(['j1:0', 'j1:0', 'j1:128', 'j1:64']);
+  });
+
+  it('hands a chunk back when its handler throws, and delivers it again', async () => {
+    const url = await db.createDatabase();
+    const errors: unknown[] = [];
+    const q = await open(url, { retryDelaySeconds: 0, onError: (err) => errors.push(err) });
+    let attempts = 0;
+    q.consume(async () => {
+      if (++attempts === 1) throw new Error('shutting down');
+    }, { concurrency: 1 });
+    await q.enqueue([chunk('j1', 0)]);
+    await until(async () => attempts === 2 && (await q.pending('j1')) === 0, 'second delivery completed');
+    expect(errors).toHaveLength(1);
+  });
+
+  it('gives a dead worker’s chunk to another worker when its lease ends', async () => {
+    const url = await db.createDatabase();
+    // Worker A runs on its own pool, so it can die: its connections go and it never acknowledges.
+    const poolA = new pg.Pool({ connectionString: url, max: 2 });
+    const bossA = new PgBoss({ db: { executeSql: (text, values) => poolA.query(text, values) }, supervise: false, schedule: false });
+    await bossA.start();
+    const a = await createPgBossQueue({ boss: bossA, pool: poolA }, { pollIntervalMs: 50 });
+    // B enqueues with a 1 s lease and looks for ended leases every second.
+    const b = await open(url, { leaseSeconds: 1, retryDelaySeconds: 0, maintenanceIntervalSeconds: 1 });
+    // The chunk travels whole, with where it starts in the dataset file.
+    const withOffset: RowChunk = { ...chunk('j1', 64), offset: { index: 64, byte: 9120, line: 65 } };
+    await b.enqueue([withOffset]);
+
+    const taken = gate();
+    const never = gate();
+    a.consume(async () => {
+      taken.open();
+      await never.opened;
+    }, { concurrency: 1 });
+    await taken.opened;
+    await bossA.stop({ graceful: false, close: false });
+    await poolA.end();
+
+    const delivered: RowChunk[] = [];
+    b.consume(async (t) => void delivered.push(t), { concurrency: 1 });
+    await until(() => delivered.length === 1, 'redelivery to B');
+    expect(delivered).toEqual([withOffset]);
+    await until(async () => (await b.pending('j1')) === 0, 'B acknowledged');
+
+    // Let A's stuck handler end so A can close; its acknowledgement fails on the dead pool.
+    never.open();
+    await a.close();
+  });
+});

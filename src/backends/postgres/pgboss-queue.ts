@@ -1,0 +1,256 @@
+/**
+ * The distributed TaskQueue: row chunks as pg-boss 10 jobs in PostgreSQL, shared by every node.
+ *
+ * - Enqueue is idempotent on (job, start): under a per-job advisory lock, chunks whose key is
+ *   already queued, waiting to retry or running are skipped. No pg-boss queue policy gives that
+ *   (`short` only dedups queued jobs, `stately` allows one queued beside one running), so the queue
+ *   uses the `standard` policy and does the check itself.
+ * - A consumer fetches up to its free slots in one query (FOR UPDATE SKIP LOCKED, so nodes never
+ *   share a chunk), runs them, and completes each. A handler that throws hands its chunk back
+ *   (retried after `retryDelaySeconds`); a chunk whose worker died comes back when its lease ends.
+ * - `cancel`, `pending` and `size` read pg-boss's job table by the job id kept in each task's data.
+ */
+import PgBoss from 'pg-boss';
+import type pg from 'pg';
+import type { RowChunk, TaskQueue } from '../../engine/contracts.js';
+import { createPool, ident, inTransaction } from './pg-sql.js';
+
+export interface PgBossQueueOptions {
+  /** The pg-boss queue holding row chunks. */
+  queueName?: string;
+  /** pg-boss's schema; must match the instance's when one is passed in. */
+  schema?: string;
+  /** Seconds a worker may hold a chunk; after that the chunk is presumed lost and runs elsewhere. */
+  leaseSeconds?: number;
+  /** Deliveries after the first (handler threw, lease ended) before pg-boss gives a chunk up. */
+  retryLimit?: number;
+  /** Seconds before a handed-back chunk may be taken again. */
+  retryDelaySeconds?: number;
+  /** How often an idle consumer looks for chunks; an enqueue in this process wakes it at once. */
+  pollIntervalMs?: number;
+  /** How often a pg-boss created here looks for ended leases (its maintenance). */
+  maintenanceIntervalSeconds?: number;
+  /** Connections of a pool created here. */
+  poolSize?: number;
+  /** A handler threw, or its chunk could not be acknowledged. */
+  onError?: (err: unknown, task: RowChunk) => void;
+  /** The queue itself failed (database unreachable, maintenance); it keeps polling. */
+  onQueueError?: (err: unknown) => void;
+}
+
+const DEFAULTS = {
+  queueName: 'assay-chunks',
+  schema: 'pgboss',
+  leaseSeconds: 15 * 60,
+  retryLimit: 10,
+  retryDelaySeconds: 1,
+  pollIntervalMs: 1000,
+  maintenanceIntervalSeconds: 60,
+  poolSize: 4,
+} satisfies Partial<PgBossQueueOptions>;
+
+/** A pg-boss instance and the pool it runs on, both started and owned by the caller. */
+export interface PgBossConnection {
+  boss: PgBoss;
+  pool: pg.Pool;
+}
+
+/** Lets pg-boss run its statements on our pool (and our transactions). */
+const executorOf = (db: pg.Pool | pg.PoolClient): PgBoss.Db => ({ executeSql: (text, values) => db.query(text, values) });
+
+/**
+ * Opens the queue on a database URL (creating and owning a pool and a pg-boss) or on a started
+ * pg-boss with its pool (the caller owns them). Installs pg-boss's schema and the queue if needed.
+ *
+ * @example
+ * const queue = await createPgBossQueue(process.env.ASSAY_DATABASE_URL!, { leaseSeconds: 900 });
+ * queue.consume(runChunk, { concurrency: 16 });
+ */
+export async function createPgBossQueue(source: string | PgBossConnection, options: PgBossQueueOptions = {}): Promise<TaskQueue> {
+  const opts = { ...DEFAULTS, ...options };
+  const onQueueError = options.onQueueError ?? (() => {});
+  const owned = typeof source === 'string';
+  const pool = owned ? createPool(source, { max: opts.poolSize, applicationName: 'assay-queue', onError: onQueueError }) : source.pool;
+  let boss: PgBoss;
+  if (owned) {
+    boss = new PgBoss({
+      db: executorOf(pool),
+      schema: opts.schema,
+      supervise: true,
+      schedule: false,
+      maintenanceIntervalSeconds: opts.maintenanceIntervalSeconds,
+    });
+    boss.on('error', onQueueError);
+    try {
+      await boss.start();
+    } catch (err) {
+      await pool.end();
+      throw err;
+    }
+  } else {
+    boss = source.boss;
+  }
+  const name = opts.queueName;
+  const jobs = `${ident(opts.schema)}.job`;
+  const taskOptions = { retryLimit: opts.retryLimit, retryDelay: opts.retryDelaySeconds, retryBackoff: false, expireInSeconds: opts.leaseSeconds };
+  try {
+    await boss.createQueue(name, { name, policy: 'standard', ...taskOptions });
+  } catch (err) {
+    if (owned) await Promise.allSettled([boss.stop({ graceful: false, close: false }), pool.end()]);
+    throw err;
+  }
+  const consumer = createConsumer(boss, name, opts.pollIntervalMs, options.onError ?? (() => {}), onQueueError);
+  const count = async (sql: string, args: unknown[]): Promise<number> => (await pool.query<{ n: number }>(sql, args)).rows[0]!.n;
+  let closing: Promise<void> | undefined;
+
+  return {
+    async enqueue(tasks) {
+      const fresh = new Map(tasks.map((t) => [keyOf(t), chunkOf(t)]));
+      if (fresh.size === 0) return;
+      await inTransaction(pool, async (client) => {
+        // Enqueuers of the same job take turns, so two cannot both see a key missing and add it.
+        const jobIds = [...new Set([...fresh.values()].map((t) => t.jobId))].sort();
+        for (const jobId of jobIds) await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`assay.enqueue:${name}:${jobId}`]);
+        const { rows } = await client.query<{ key: string }>(
+          `SELECT singleton_key AS key FROM ${jobs} WHERE name = $1 AND state < 'completed' AND singleton_key = ANY($2::text[])`,
+          [name, [...fresh.keys()]],
+        );
+        for (const { key } of rows) fresh.delete(key);
+        if (fresh.size === 0) return;
+        const inserts = [...fresh].map(([key, data]) => ({ name, data, singletonKey: key, ...taskOptions }));
+        await boss.insert(inserts, { db: executorOf(client) });
+      });
+      consumer.nudge();
+    },
+    consume(handler, { concurrency }) {
+      consumer.start(handler, Math.max(1, concurrency));
+    },
+    async cancel(jobId) {
+      // Only waiting chunks: a running one finishes and is acknowledged by its worker.
+      await pool.query(`UPDATE ${jobs} SET state = 'cancelled', completed_on = now() WHERE name = $1 AND state < 'active' AND data->>'jobId' = $2`, [
+        name,
+        jobId,
+      ]);
+    },
+    pending: (jobId) => count(`SELECT count(*)::int AS n FROM ${jobs} WHERE name = $1 AND state < 'completed' AND data->>'jobId' = $2`, [name, jobId]),
+    size: () => count(`SELECT count(*)::int AS n FROM ${jobs} WHERE name = $1 AND state < 'completed'`, [name]),
+    close() {
+      closing ??= (async () => {
+        await consumer.stop();
+        if (owned) {
+          await boss.stop({ graceful: false, close: false });
+          await pool.end();
+        }
+      })();
+      return closing;
+    },
+  };
+}
+
+const keyOf = (t: RowChunk): string => `${t.jobId}:${t.start}`;
+/** The chunk as stored in a task's data and handed to the handler, offset included when known. */
+const chunkOf = ({ jobId, start, end, offset }: RowChunk): RowChunk => ({ jobId, start, end, ...(offset ? { offset } : {}) });
+
+interface Consumer {
+  start(handler: (task: RowChunk) => Promise<void>, concurrency: number): void;
+  /** Something changed (a chunk was queued here, a slot freed): look for chunks now. */
+  nudge(): void;
+  /** Stops fetching and waits for running handlers and their acknowledgements. */
+  stop(): Promise<void>;
+}
+
+/** The poll loop: fetch up to the free slots, run each chunk, complete or fail it, repeat. */
+function createConsumer(
+  boss: PgBoss,
+  name: string,
+  pollIntervalMs: number,
+  onError: (err: unknown, task: RowChunk) => void,
+  onQueueError: (err: unknown) => void,
+): Consumer {
+  const running = new Set<Promise<void>>();
+  let handler: ((task: RowChunk) => Promise<void>) | undefined;
+  let concurrency = 1;
+  let loop: Promise<void> | undefined;
+  let stopping = false;
+  let nudged = false;
+  let wake: (() => void) | undefined;
+
+  const nudge = (): void => {
+    nudged = true;
+    wake?.();
+  };
+
+  /** Waits for a nudge or the poll interval, whichever comes first. */
+  const pause = (): Promise<void> =>
+    new Promise((resolve) => {
+      if (nudged) return resolve();
+      const done = (): void => {
+        clearTimeout(timer);
+        wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, pollIntervalMs);
+      wake = done;
+    });
+
+  function run(job: PgBoss.Job<RowChunk>, fn: (task: RowChunk) => Promise<void>): void {
+    const task = chunkOf(job.data);
+    const settle = async (): Promise<void> => {
+      try {
+        await fn(task);
+      } catch (err) {
+        onError(err, task);
+        await boss.fail(name, job.id, { message: err instanceof Error ? err.message : String(err) }).catch((e: unknown) => onError(e, task));
+        return;
+      }
+      // If this fails the chunk's lease ends and it runs again; its finished rows are skipped.
+      await boss.complete(name, job.id).catch((e: unknown) => onError(e, task));
+    };
+    const p = settle().finally(() => {
+      running.delete(p);
+      nudge();
+    });
+    running.add(p);
+  }
+
+  async function poll(): Promise<void> {
+    while (!stopping) {
+      const free = concurrency - running.size;
+      if (free > 0 && handler) {
+        nudged = false;
+        let fetched: PgBoss.Job<RowChunk>[] = [];
+        try {
+          fetched = await boss.fetch<RowChunk>(name, { batchSize: free });
+        } catch (err) {
+          onQueueError(err);
+        }
+        if (stopping && fetched.length > 0) {
+          // Taken while closing: hand them straight back rather than start work now.
+          await boss.fail(name, fetched.map((j) => j.id)).catch(onQueueError);
+          return;
+        }
+        for (const job of fetched) run(job, handler);
+        if (fetched.length === free) continue;
+      }
+      await pause();
+      nudged = false;
+    }
+  }
+
+  return {
+    start(fn, c) {
+      handler = fn;
+      concurrency = c;
+      // poll() handles its own errors; this catch is for a bug in it, which would stop consumption.
+      if (!loop && !stopping) loop = poll().catch(onQueueError);
+      else nudge();
+    },
+    nudge,
+    async stop() {
+      stopping = true;
+      nudge();
+      await loop;
+      while (running.size > 0) await Promise.allSettled([...running]);
+    },
+  };
+}
