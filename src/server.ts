@@ -32,6 +32,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     timeoutMs: config.providerTimeoutMs,
     maxRetries: config.providerMaxRetries,
     limits: config.endpointLimits,
+    share: () => backend.share(),
     wrap: (model) => instrumentModel(model, metrics),
   });
   const { store, blobs, queue } = backend;
@@ -55,6 +56,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     logLevel: config.logLevel,
     registerExtra: (a) => registerHealthRoutes(a, { ping: backend.ping, metrics, isClosing: () => closing !== undefined }),
   });
+  if (config.serveWorkers) await backend.joinWorkers();
   await engine.start({ consume: config.serveWorkers, resume: backend.shape === 'embedded' });
   const address = await app.listen({ host: config.host, port: config.port });
   const server = app;

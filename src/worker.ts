@@ -32,6 +32,7 @@ export async function startWorker(config: Config): Promise<RunningWorker> {
     timeoutMs: config.providerTimeoutMs,
     maxRetries: config.providerMaxRetries,
     limits: config.endpointLimits,
+    share: () => backend.share(),
     wrap: (model) => instrumentModel(model, metrics),
   });
   const engine = createEngine({
@@ -43,6 +44,7 @@ export async function startWorker(config: Config): Promise<RunningWorker> {
   });
   metrics.setSources({ queueDepth: () => backend.queue.size(), endpoints: () => models.all() });
   registerHealthRoutes(app, { ping: backend.ping, metrics, isClosing: () => closing !== undefined });
+  await backend.joinWorkers();
   await engine.start({ consume: true, resume: false });
   const url = await app.listen({ host: config.host, port: config.port });
   return {

@@ -9,9 +9,11 @@ import type { Store } from '../engine/contracts.js';
 import type { Engine } from '../engine/engine.js';
 import type { FileService } from '../engine/file-service.js';
 import { handleError, sendError } from './errors.js';
+import { registerBrowseRoutes } from './routes/browse.js';
 import { registerEvaluationRoutes } from './routes/evaluations.js';
 import { registerFileRoutes } from './routes/files.js';
 import type { UploadSigner } from './upload-url.js';
+import { registerWebRoutes } from '../web/serve.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -32,6 +34,8 @@ export interface AppDeps {
   models: string[];
   publicUrl: string | null;
   logLevel?: string;
+  /** Routes outside the API proper (health, readiness, metrics), added by the process that serves. */
+  registerExtra?: (app: FastifyInstance) => void;
 }
 
 /** With no API keys configured, assay is a local single-user service: every caller is this owner. */
@@ -72,8 +76,10 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
     sendError(reply, 404, `no route for ${request.method} ${request.url.split('?')[0]}`, null, 'route_not_found'),
   );
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  deps.registerExtra?.(app);
   registerFileRoutes(app, { files: deps.files, signer: deps.signer, publicUrl: deps.publicUrl });
   registerEvaluationRoutes(app, { engine: deps.engine, store: deps.store, models: deps.models });
+  registerBrowseRoutes(app, { store: deps.store, files: deps.files });
+  registerWebRoutes(app);
   return app;
 }

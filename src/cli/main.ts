@@ -42,9 +42,8 @@ Examples:
   $ assay evals results eval-1a2b-1760000000 --download results.jsonl`,
   );
 
-// Server processes.
+// Server processes: `serve` and `worker`.
 registerServeCommand(program);
-// (the `worker` command is registered here)
 // Administration.
 // (the `keys` command is registered here)
 // Client commands, against any Together-compatible server.

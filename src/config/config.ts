@@ -34,6 +34,8 @@ export interface Config {
   serveWorkers: boolean;
   /** Seconds a worker may hold a row chunk before another worker takes it over (distributed). */
   chunkLeaseSeconds: number;
+  /** How often the distributed queue returns chunks whose lease ended (seconds). */
+  queueMaintenanceSeconds: number;
   /** Public origin used in signed upload URLs; derived from the request's Host header when unset. */
   publicUrl: string | null;
   /** The OpenAI-compatible server that answers `serverless` and `dedicated` models. */
@@ -117,6 +119,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     databaseUrl: str(env, 'ASSAY_DATABASE_URL'),
     serveWorkers: bool(env, 'ASSAY_SERVE_WORKERS', true),
     chunkLeaseSeconds: int(env, 'ASSAY_CHUNK_LEASE_SECONDS', 900, 1),
+    queueMaintenanceSeconds: int(env, 'ASSAY_QUEUE_MAINTENANCE_SECONDS', 60, 1),
     publicUrl: str(env, 'ASSAY_PUBLIC_URL')?.replace(/\/+$/, '') ?? null,
     providerBaseUrl: (str(env, 'ASSAY_PROVIDER_BASE_URL') ?? 'https://api.together.ai/v1').replace(/\/+$/, ''),
     providerApiKey: str(env, 'ASSAY_PROVIDER_API_KEY') ?? str(env, 'TOGETHER_API_KEY'),

@@ -19,10 +19,10 @@ import { defaultWorkers } from '../providers/endpoints.js';
 import type { ModelRegistry } from '../providers/registry.js';
 import type { BlobStore, RowChunk, Store, TaskQueue } from './contracts.js';
 import { newFileId, newJobId } from './ids.js';
-import { createLimiter } from './limiter.js';
+import { createLimiter, createSlots, type Slots } from './limiter.js';
 import { checkAgainstDataset, compileJob } from './prepare.js';
 import { createProgress, progressFromStore, type JobProgress, type ProgressTracker } from './progress.js';
-import { createRowWriter } from './row-writer.js';
+import { createRowWriter, type RowWriter } from './row-writer.js';
 import { writeResultFile } from './result-file.js';
 import { neededSecrets } from './secrets.js';
 import { evaluateRow, JobFatalError, type BoundModel, type RowContext } from './row-evaluator.js';
@@ -58,10 +58,16 @@ export interface Engine {
 
 /** Rows per queue task: large enough that the queue is never the bottleneck, small enough to spread. */
 const CHUNK_SIZE = 64;
+/** How often a worker node looks for jobs whose queued work was lost (distributed shape). */
+const SWEEP_MS = 30_000;
 /** How often a job running here checks whether another node cancelled or ended it. */
 const CANCEL_POLL_MS = 1000;
-/** Chunks worked on at once across all jobs; rows inside are further limited per job and endpoint. */
-const CHUNK_CONCURRENCY = 16;
+/**
+ * Chunks worked on at once in this process, across all jobs; rows inside are further limited per
+ * job and endpoint. Enough to keep a job's model calls busy across chunk boundaries, few enough
+ * that one worker does not hoard chunks other workers could run.
+ */
+const CHUNK_CONCURRENCY = 4;
 
 /**
  * Thrown by a chunk cut short because this process is shutting down: the queue must not count the
@@ -83,6 +89,10 @@ interface ActiveJob {
   progress: ProgressTracker;
   /** Polls the store for a cancel or an end decided by another node. */
   watch: NodeJS.Timeout;
+  /** One writer per job in this process: its chunks' results share transactions. */
+  writer: RowWriter;
+  /** Rows of this job in flight here, from model calls to written result. */
+  rowSlots: Slots;
 }
 
 export function createEngine(deps: EngineDeps): Engine {
@@ -92,6 +102,21 @@ export function createEngine(deps: EngineDeps): Engine {
   const runningChunks = new Map<string, Set<Promise<void>>>();
   const background = new Set<Promise<unknown>>();
   let closed = false;
+  let sweeper: NodeJS.Timeout | undefined;
+
+  /**
+   * A job still unfinished with no chunk queued or running has lost its work (a task that used up
+   * its retries, a node that died while planning): plan it again. Planning is idempotent, rows
+   * already done are skipped, and a job whose rows are all done is finalized.
+   */
+  async function sweep(): Promise<void> {
+    for (const job of await store.listUnfinishedJobs()) {
+      if (closed || job.status === 'pending' || job.cancelRequested) continue;
+      if ((await queue.pending(job.id)) > 0) continue;
+      log('warn', 'job has no queued work; planning it again', { job: job.id });
+      await plan(job);
+    }
+  }
 
   /** Background work has an owner: it is tracked so close() can wait for it. */
   function track(p: Promise<unknown>): void {
@@ -165,7 +190,10 @@ export function createEngine(deps: EngineDeps): Engine {
       );
     }, CANCEL_POLL_MS);
     watch.unref();
-    return { ctx, file, datasetPath: await blobs.localPath(file.id), abort, progress, watch };
+    const writer = createRowWriter((rows) => store.saveRows(job.id, rows));
+    // As many rows as the job's model calls can use at once: every endpoint's concurrency.
+    const rowSlots = createSlots([ctx.judge, ...Object.values(generators)].reduce((n, b) => n + b.limiter.limit, 0));
+    return { ctx, file, datasetPath: await blobs.localPath(file.id), abort, progress, watch, writer, rowSlots };
   }
 
   function activeJob(job: JobRecord): Promise<ActiveJob> {
@@ -191,28 +219,37 @@ export function createEngine(deps: EngineDeps): Engine {
     if (job.status === 'queued') await move(job.id, ['queued'], 'running', 'Job status updated');
 
     const done = await store.doneRowIndexes(job.id, task.start, task.end);
-    const writer = createRowWriter((rows) => store.saveRows(job.id, rows));
+    const { writer } = state;
     const inFlight: Promise<void>[] = [];
     let fatal: JobFatalError | null = null;
     const from = { from: task.start, ...(task.offset ? { start: task.offset } : {}) };
     for await (const row of readRows(state.datasetPath, state.file.format, from)) {
       if (row.index >= task.end || state.abort.signal.aborted) break;
       if (done.has(row.index)) continue;
+      // A row holds its slot until its result is written, so the rows a crash can cost are the
+      // rows in flight, and reading ahead stops when every slot is taken.
+      await state.rowSlots.acquire();
+      if (state.abort.signal.aborted) {
+        state.rowSlots.release();
+        break;
+      }
       inFlight.push(
-        evaluateRow(state.ctx, row.index, row.data).then(
-          (result) => {
-            // A row cut short by an abort (cancel, shutdown, a fatal error) is not a result: it runs again on resume.
-            if (state.abort.signal.aborted) return;
-            writer.add({ ...result, input: row.data });
-            state.progress.rowDone(result.outcome);
-            deps.onRowFinished?.(result.outcome);
-          },
-          (err: unknown) => {
-            if (!(err instanceof JobFatalError)) throw err;
-            fatal ??= err;
-            state.abort.abort();
-          },
-        ),
+        evaluateRow(state.ctx, row.index, row.data)
+          .then(
+            async (result) => {
+              // A row cut short by an abort (cancel, shutdown, a fatal error) is not a result: it runs again on resume.
+              if (state.abort.signal.aborted) return;
+              state.progress.rowDone(result.outcome);
+              deps.onRowFinished?.(result.outcome);
+              await writer.add({ ...result, input: row.data });
+            },
+            (err: unknown) => {
+              if (!(err instanceof JobFatalError)) throw err;
+              fatal ??= err;
+              state.abort.abort();
+            },
+          )
+          .finally(() => state.rowSlots.release()),
       );
     }
     await Promise.all(inFlight);
@@ -411,6 +448,10 @@ export function createEngine(deps: EngineDeps): Engine {
           { concurrency: CHUNK_CONCURRENCY },
         );
       }
+      if (consume && !resume) {
+        sweeper = setInterval(() => track(sweep()), SWEEP_MS);
+        sweeper.unref();
+      }
       for (const job of await store.listUnfinishedJobs()) {
         if (!resume && job.status !== 'pending' && !job.cancelRequested) continue;
         if (resume) await store.releaseFinalization(job.id);
@@ -421,6 +462,7 @@ export function createEngine(deps: EngineDeps): Engine {
 
     async close() {
       closed = true;
+      clearInterval(sweeper);
       for (const id of [...active.keys()]) deactivate(id);
       await queue.close();
       while (background.size > 0) await Promise.allSettled([...background]);

@@ -1,29 +1,53 @@
-/** A counting semaphore: at most `limit` tasks run at once; the rest wait in arrival order. */
+/** Counting semaphores: at most `limit` holders at once; the rest wait in arrival order. */
+
+/** Slots acquired and released apart, for a hold that spans several steps. */
+export interface Slots {
+  acquire(): Promise<void>;
+  release(): void;
+  /** Slots held now. */
+  readonly taken: number;
+}
+
+export function createSlots(limit: number): Slots {
+  let taken = 0;
+  const waiting: Array<() => void> = [];
+  return {
+    get taken() {
+      return taken;
+    },
+    async acquire() {
+      if (taken < limit) taken++;
+      // The releasing holder hands its slot straight to the next waiter, so `taken` stays put.
+      else await new Promise<void>((resolve) => waiting.push(resolve));
+    },
+    release() {
+      const next = waiting.shift();
+      if (next) next();
+      else taken--;
+    },
+  };
+}
+
+/** Runs tasks with at most `limit` at once. */
 export interface Limiter {
   run<T>(task: () => Promise<T>): Promise<T>;
   readonly active: number;
+  readonly limit: number;
 }
 
 export function createLimiter(limit: number): Limiter {
-  let active = 0;
-  const waiting: Array<() => void> = [];
-  const release = (): void => {
-    const next = waiting.shift();
-    if (next) next();
-    else active--;
-  };
+  const slots = createSlots(limit);
   return {
+    limit,
     get active() {
-      return active;
+      return slots.taken;
     },
     async run(task) {
-      if (active < limit) active++;
-      // The releasing task hands its slot straight to the next waiter, so `active` stays put.
-      else await new Promise<void>((resolve) => waiting.push(resolve));
+      await slots.acquire();
       try {
         return await task();
       } finally {
-        release();
+        slots.release();
       }
     },
   };

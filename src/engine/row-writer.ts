@@ -1,19 +1,26 @@
 /**
  * Group commit for row results: a result is written as soon as it arrives, and results that
- * arrive while a write is under way go together in the next one. A crash therefore loses at most
- * the results of one write, so almost nothing already judged is sent to a model again on resume,
- * while a busy job still writes in batches.
+ * arrive while a write is under way go together in the next one. `add` resolves once the row is
+ * durable, so a caller that holds a row slot until then bounds how many judged rows a crash can
+ * lose to the rows in flight.
  */
 import type { RowResult } from '../domain/types.js';
 
 export interface RowWriter {
-  add(row: RowResult): void;
+  /** Queues a row; resolves when it is written, rejects if its write failed. */
+  add(row: RowResult): Promise<void>;
   /** Resolves once everything added so far is written; rejects if a write failed. */
   flush(): Promise<void>;
 }
 
+interface Pending {
+  row: RowResult;
+  done: () => void;
+  failed: (err: unknown) => void;
+}
+
 export function createRowWriter(save: (rows: RowResult[]) => Promise<void>): RowWriter {
-  let pending: RowResult[] = [];
+  let pending: Pending[] = [];
   let writing: Promise<void> | null = null;
   let failure: unknown = null;
 
@@ -22,10 +29,14 @@ export function createRowWriter(save: (rows: RowResult[]) => Promise<void>): Row
       while (pending.length > 0) {
         const batch = pending;
         pending = [];
-        await save(batch);
+        try {
+          await save(batch.map((p) => p.row));
+          for (const p of batch) p.done();
+        } catch (err) {
+          failure ??= err;
+          for (const p of batch) p.failed(err);
+        }
       }
-    } catch (err) {
-      failure ??= err;
     } finally {
       writing = null;
     }
@@ -33,12 +44,12 @@ export function createRowWriter(save: (rows: RowResult[]) => Promise<void>): Row
 
   return {
     add(row) {
-      pending.push(row);
+      const written = new Promise<void>((done, failed) => pending.push({ row, done, failed }));
       writing ??= drain();
+      return written;
     },
     async flush() {
       while (writing) await writing;
-      if (pending.length > 0) await (writing = drain());
       if (failure !== null) throw failure;
     },
   };

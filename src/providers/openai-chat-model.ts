@@ -19,6 +19,8 @@ export interface OpenAIChatModelOptions {
   maxRetries: number;
   /** Limits of this endpoint (default: DEFAULT_ENDPOINT_LIMITS). */
   limits?: ResolvedEndpointLimits;
+  /** This process's share of the endpoint's budgets (see scheduler.ts). */
+  share?: () => number;
   /** Backoff timing and jitter source; tests shorten the waits and seed the jitter. */
   retry?: Partial<Omit<RetryPolicy, 'maxRetries'>>;
   /** For tests of the RPM/TPM budgets. */
@@ -122,6 +124,7 @@ export function createOpenAIChatModel(endpoint: Endpoint, opts: OpenAIChatModelO
     limits: opts.limits ?? DEFAULT_ENDPOINT_LIMITS,
     maxPauseMs: policy.maxRetryAfterMs,
     ...(opts.clock ? { clock: opts.clock } : {}),
+    ...(opts.share ? { share: opts.share } : {}),
   });
   let formatMode: FormatMode = 'json_schema';
 

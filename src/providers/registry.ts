@@ -25,6 +25,8 @@ export interface ModelRegistryOptions {
   limits?: EndpointLimitsTable;
   /** Backoff timing and jitter source, for tests. */
   retry?: Partial<Omit<RetryPolicy, 'maxRetries'>>;
+  /** This process's share of every endpoint's budgets (distributed workers split them). */
+  share?: () => number;
   /** Wraps each new model, e.g. to time its calls. */
   wrap?: (model: ChatModel) => ChatModel;
 }
@@ -48,6 +50,7 @@ export function createModelRegistry(
           maxRetries: opts.maxRetries,
           limits: limitsFor(opts.limits ?? {}, endpoint.baseUrl, endpoint.model),
           ...(opts.retry ? { retry: opts.retry } : {}),
+          ...(opts.share ? { share: opts.share } : {}),
         });
         if (opts.wrap) model = opts.wrap(model);
         models.set(id, model);

@@ -135,4 +135,30 @@ describe('endpoint scheduler', () => {
     held.release({ result: 'ok' }); // a second release is ignored
     expect(scheduler.state().inFlight).toBe(0);
   });
+
+  it('scales concurrency and per-minute budgets to the share of the endpoint this process has', async () => {
+    let share = 0.5;
+    const clock = manualClock();
+    const scheduler = createEndpointScheduler({ limits: limits(8, 20), clock, share: () => share });
+    const held: Permit[] = [];
+    const calls = Array.from({ length: 12 }, () => scheduler.acquire().then((p) => void held.push(p)));
+    await settle();
+    // Half of 8 slots; then each call spends two of the 20 per-minute tokens.
+    expect(held).toHaveLength(4);
+    expect(scheduler.state().limit).toBe(4);
+    held.splice(0).forEach((p) => p.release({ result: 'ok' }));
+    await settle();
+    expect(held).toHaveLength(4);
+    held.splice(0).forEach((p) => p.release({ result: 'ok' }));
+    await settle();
+    expect(held).toHaveLength(2);
+    expect(scheduler.state()).toMatchObject({ waitingOnRateLimit: true });
+    // A worker leaves: this process now has the whole budget.
+    share = 1;
+    held.splice(0).forEach((p) => p.release({ result: 'ok' }));
+    clock.advance(60_000);
+    await Promise.all(calls);
+    expect(scheduler.state().limit).toBe(8);
+  });
 });
+

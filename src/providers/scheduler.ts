@@ -73,6 +73,12 @@ export interface EndpointSchedulerOptions {
   maxPauseMs?: number;
   /** Injectable for tests; defaults to `performance.now` and the global timers. */
   clock?: SchedulerClock;
+  /**
+   * This process's share (0..1] of the endpoint's budgets, when several processes call the same
+   * endpoint (distributed workers): concurrency and per-minute budgets are scaled by it, read
+   * afresh for every call so the share follows workers joining and leaving.
+   */
+  share?: () => number;
 }
 
 export interface EndpointScheduler {
@@ -99,6 +105,9 @@ export function createEndpointScheduler(opts: EndpointSchedulerOptions): Endpoin
   const clock = opts.clock ?? REAL_CLOCK;
   const maxPauseMs = opts.maxPauseMs ?? 60_000;
   const adaptive = createAdaptiveLimit(opts.limits.maxConcurrency);
+  const share = (): number => Math.min(1, Math.max(1e-3, opts.share?.() ?? 1));
+  /** The adaptive limit, scaled to this process's share of the endpoint. */
+  const limitNow = (): number => Math.max(1, Math.floor(adaptive.limit * share()));
   const rpm: TokenBucket | null = opts.limits.rpm === null ? null : createTokenBucket(opts.limits.rpm, () => clock.now());
   const tpm: TokenBucket | null = opts.limits.tpm === null ? null : createTokenBucket(opts.limits.tpm, () => clock.now());
 
@@ -153,19 +162,22 @@ export function createEndpointScheduler(opts: EndpointSchedulerOptions): Endpoin
   /** Sends waiting calls while there are free slots and budget, owners in turn. */
   function pump(): void {
     blocked = false;
-    while (queued > 0 && inFlight < adaptive.limit) {
+    while (queued > 0 && inFlight < limitNow()) {
       const owner = turns[0]!;
       const line = lines.get(owner)!;
       const next = line[0]!;
       const now = clock.now();
-      const wait = Math.max(pausedUntil - now, rpm?.delayFor(1) ?? 0, tpm?.delayFor(next.tokens) ?? 0);
+      // A process with a share s of the budgets spends 1/s of a bucket's tokens per unit, so all
+      // processes together stay within the endpoint's budget.
+      const scale = 1 / share();
+      const wait = Math.max(pausedUntil - now, rpm?.delayFor(scale) ?? 0, tpm?.delayFor(next.tokens * scale) ?? 0);
       if (wait > 0) {
         blocked = true;
         wakeIn(wait);
         return;
       }
-      rpm?.take(1);
-      tpm?.take(next.tokens);
+      rpm?.take(scale);
+      tpm?.take(next.tokens * scale);
       line.shift();
       queued--;
       turns.shift();
@@ -182,7 +194,8 @@ export function createEndpointScheduler(opts: EndpointSchedulerOptions): Endpoin
   function permitFor(tokens: number): Permit {
     inFlight++;
     totalCalls++;
-    const call = adaptive.sent(inFlight);
+    // The adaptive limit is the endpoint's whole limit: what is in flight here stands for 1/share of it.
+    const call = adaptive.sent(Math.round(inFlight / share()));
     let released = false;
     return {
       release(outcome) {
@@ -190,7 +203,7 @@ export function createEndpointScheduler(opts: EndpointSchedulerOptions): Endpoin
         released = true;
         if (outcome.result === 'rate_limited') {
           rateLimited429s++;
-          adaptive.rateLimited(call, inFlight);
+          adaptive.rateLimited(call, Math.round(inFlight / share()));
           const hint = outcome.retryAfterMs;
           if (hint != null && hint > 0) pausedUntil = Math.max(pausedUntil, clock.now() + Math.min(hint, maxPauseMs));
         } else if (outcome.result === 'ok') {
@@ -240,7 +253,7 @@ export function createEndpointScheduler(opts: EndpointSchedulerOptions): Endpoin
 
     state() {
       return {
-        limit: adaptive.limit,
+        limit: limitNow(),
         inFlight,
         queued,
         waitingOnRateLimit: backingOff > 0 || clock.now() < pausedUntil || (blocked && queued > 0),

@@ -18,6 +18,10 @@ export interface Backend {
   queue: TaskQueue;
   /** Throws when the backend cannot serve (database unreachable). */
   ping(): Promise<void>;
+  /** This process's share of model endpoints' budgets (1 unless other workers share them). */
+  share(): number;
+  /** Announces this process as a worker, so budgets are split among the workers alive. */
+  joinWorkers(): Promise<void>;
   /** Closes the store and connections; close the engine (and with it the queue) first. */
   close(): Promise<void>;
 }
@@ -34,6 +38,8 @@ export async function openBackend(config: Config, onTaskError: (err: unknown, ta
       ping: async () => {
         await store.jobCounts();
       },
+      share: () => 1,
+      joinWorkers: async () => {},
       close: () => store.close(),
     };
   }
@@ -44,12 +50,18 @@ export async function openBackend(config: Config, onTaskError: (err: unknown, ta
     import('../backends/postgres/pg-blob-store.js'),
     import('../backends/postgres/pgboss-queue.js'),
   ]);
+  const { startHeartbeat } = await import('../backends/postgres/node-registry.js');
   const store = await openPostgresStore(config.databaseUrl);
   const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 4 });
   try {
     // File contents live in PostgreSQL; the data directory is only this node's cache of them.
     const blobs = await openPostgresBlobStore(pool, path.join(config.dataDir, 'cache'));
-    const queue = await createPgBossQueue(config.databaseUrl, { leaseSeconds: config.chunkLeaseSeconds, onError: onTaskError });
+    const queue = await createPgBossQueue(config.databaseUrl, {
+      leaseSeconds: config.chunkLeaseSeconds,
+      maintenanceIntervalSeconds: config.queueMaintenanceSeconds,
+      onError: onTaskError,
+    });
+    let heartbeat: Awaited<ReturnType<typeof startHeartbeat>> | null = null;
     return {
       shape: 'distributed',
       store,
@@ -58,8 +70,13 @@ export async function openBackend(config: Config, onTaskError: (err: unknown, ta
       ping: async () => {
         await pool.query('SELECT 1');
       },
+      share: () => heartbeat?.share() ?? 1,
+      async joinWorkers() {
+        heartbeat ??= await startHeartbeat(pool);
+      },
       // The queue is closed by the engine, which owns its in-flight work.
       async close() {
+        await heartbeat?.stop();
         await store.close();
         await pool.end();
       },

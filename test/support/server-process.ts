@@ -62,7 +62,9 @@ export interface StartServerOptions {
   env?: Record<string, string>;
   /** Data directory to use; a fresh one under `os.tmpdir()` when absent. */
   dataDir?: string;
-  /** Extra CLI arguments after `serve`. */
+  /** The CLI command: `serve` (default) or `worker`. */
+  command?: 'serve' | 'worker';
+  /** Extra CLI arguments after the command. */
   args?: string[];
   /** How long to wait for the ready line; 15 s by default. */
   readyTimeoutMs?: number;
@@ -129,7 +131,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Server
     ...opts.env,
   };
 
-  const argv = [entry, 'serve', ...(opts.args ?? [])];
+  const argv = [entry, opts.command ?? 'serve', ...(opts.args ?? [])];
   const proc = spawn(process.execPath, argv, {
     cwd: REPO_ROOT,
     env,

@@ -68,6 +68,8 @@ const MIGRATIONS: string[] = [
    UPDATE jobs SET
      rows_done = (SELECT COUNT(*) FROM rows WHERE rows.job_id = jobs.id),
      rows_failed = (SELECT COUNT(*) FROM rows WHERE rows.job_id = jobs.id AND outcome IN ('generation_failed', 'judge_failed'));`,
+  // A narrow covering index for browsing: filters, counts and pages read it instead of whole rows.
+  `CREATE INDEX rows_browse ON rows (job_id, row_index, outcome, label, score, choice);`,
 ];
 
 const isFailed = (outcome: string | undefined): number => (outcome === 'generation_failed' || outcome === 'judge_failed' ? 1 : 0);
@@ -420,15 +422,31 @@ export function openSqliteStore(file: string): Store {
         where.push('choice = ?');
         args.push(query.choice);
       }
-      if (query.search !== undefined && query.search !== '') {
-        where.push(`(instr(lower(COALESCE(input, '')), lower(?)) > 0 OR instr(lower(fields), lower(?)) > 0)`);
-        args.push(query.search, query.search);
-      }
       const clause = where.join(' AND ');
-      const total = (db.prepare(`SELECT COUNT(*) AS n FROM rows WHERE ${clause}`).get(...args) as { n: number }).n;
+      // Row indexes first (from the narrow index when there is no text search), then only the
+      // page's full rows: deep pages and counts never read the bodies of the rows they skip.
+      let total: number;
+      let page: number[];
+      if (query.search !== undefined && query.search !== '') {
+        // LIKE folds ASCII case as lower() does, without building a lowered copy of every row.
+        const pattern = `%${query.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+        const matches = db
+          .prepare(`SELECT row_index FROM rows WHERE ${clause} AND (COALESCE(input, '') LIKE ? ESCAPE '\\' OR fields LIKE ? ESCAPE '\\') ORDER BY row_index`)
+          .pluck()
+          .all(...args, pattern, pattern) as number[];
+        total = matches.length;
+        page = matches.slice(query.offset, query.offset + query.limit);
+      } else {
+        total = db.prepare(`SELECT COUNT(*) FROM rows INDEXED BY rows_browse WHERE ${clause}`).pluck().get(...args) as number;
+        page = db
+          .prepare(`SELECT row_index FROM rows INDEXED BY rows_browse WHERE ${clause} ORDER BY row_index LIMIT ? OFFSET ?`)
+          .pluck()
+          .all(...args, query.limit, query.offset) as number[];
+      }
+      if (page.length === 0) return { total, rows: [] };
       const rows = db
-        .prepare(`SELECT ${RESULT_COLUMNS}, input FROM rows WHERE ${clause} ORDER BY row_index LIMIT ? OFFSET ?`)
-        .all(...args, query.limit, query.offset) as ResultRow[];
+        .prepare(`SELECT ${RESULT_COLUMNS}, input FROM rows WHERE job_id = ? AND row_index IN (${page.map(() => '?').join(', ')}) ORDER BY row_index`)
+        .all(jobId, ...page) as ResultRow[];
       return { total, rows: rows.map(toResult) };
     },
     async insertApiKey(key) {

@@ -1,38 +1,81 @@
-/** `assay serve`: the API and the evaluation workers in one process. */
+/** `assay serve` (API node, with workers unless told otherwise) and `assay worker` (worker node). */
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/config.js';
+
+interface NodeOptions {
+  host?: string;
+  port?: string;
+  dataDir?: string;
+  database?: string;
+  workers?: boolean;
+}
+
+function configFrom(opts: NodeOptions, defaults: Record<string, string> = {}) {
+  return loadConfig({
+    ...defaults,
+    ...process.env,
+    ...(opts.host ? { HOST: opts.host } : {}),
+    ...(opts.port ? { PORT: opts.port } : {}),
+    ...(opts.dataDir ? { ASSAY_DATA_DIR: opts.dataDir } : {}),
+    ...(opts.database ? { ASSAY_DATABASE_URL: opts.database } : {}),
+    ...(opts.workers === false ? { ASSAY_SERVE_WORKERS: 'false' } : {}),
+  });
+}
+
+/** Stops the node on SIGTERM/SIGINT: no new work, running chunks finished or handed back. */
+function stopOnSignals(node: { close(): Promise<void>; app: { log: { info(o: object, m: string): void; error(o: object, m: string): void } } }): void {
+  const shutdown = (signal: string) => {
+    node.app.log.info({ signal }, 'shutting down');
+    node.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        node.app.log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+}
 
 export function registerServeCommand(program: Command): void {
   program
     .command('serve')
-    .description('serve the API and run evaluation workers in this process')
+    .description('serve the API (and, by default, run evaluation workers in this process)')
     .option('--host <host>', 'address to listen on (env HOST, default 127.0.0.1)')
     .option('--port <port>', 'port to listen on (env PORT, default 8080)')
     .option('--data-dir <dir>', 'where the database and files live (env ASSAY_DATA_DIR, default ./.assay)')
-    .addHelpText('after', '\nExamples:\n  $ assay serve\n  $ ASSAY_PROVIDER_BASE_URL=http://127.0.0.1:11434/v1 assay serve --port 9000 --data-dir /var/lib/assay')
-    .action(async (opts: { host?: string; port?: string; dataDir?: string }) => {
-      const config = loadConfig({
-        ...process.env,
-        ...(opts.host ? { HOST: opts.host } : {}),
-        ...(opts.port ? { PORT: opts.port } : {}),
-        ...(opts.dataDir ? { ASSAY_DATA_DIR: opts.dataDir } : {}),
-      });
+    .option('--database <url>', 'PostgreSQL URL for the distributed shape (env ASSAY_DATABASE_URL); default: embedded SQLite')
+    .option('--no-workers', 'do not run evaluation workers in this process (distributed API node)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ assay serve\n  $ ASSAY_PROVIDER_BASE_URL=http://127.0.0.1:11434/v1 assay serve --port 9000 --data-dir /var/lib/assay\n' +
+        '  $ assay serve --database postgres://assay@db/assay --host 0.0.0.0 --no-workers',
+    )
+    .action(async (opts: NodeOptions) => {
+      const config = configFrom(opts);
       // Loaded here so the client commands start without the HTTP stack.
       const { startServer } = await import('../../server.js');
       const server = await startServer(config);
       // One plain line for people and scripts waiting for readiness.
-      process.stdout.write(`assay listening on ${server.url} (data in ${config.dataDir})\n`);
-      const shutdown = (signal: string) => {
-        server.app.log.info({ signal }, 'shutting down');
-        server.close().then(
-          () => process.exit(0),
-          (err: unknown) => {
-            server.app.log.error({ err }, 'shutdown failed');
-            process.exit(1);
-          },
-        );
-      };
-      process.once('SIGTERM', () => shutdown('SIGTERM'));
-      process.once('SIGINT', () => shutdown('SIGINT'));
+      const where = config.databaseUrl ? 'state in PostgreSQL' : `data in ${config.dataDir}`;
+      process.stdout.write(`assay listening on ${server.url} (${where}${config.serveWorkers ? '' : ', no workers'})\n`);
+      stopOnSignals(server);
+    });
+
+  program
+    .command('worker')
+    .description('run evaluation workers against the shared PostgreSQL database (distributed shape)')
+    .option('--database <url>', 'PostgreSQL URL (env ASSAY_DATABASE_URL); required')
+    .option('--host <host>', 'address for /healthz, /readyz and /metrics (env HOST, default 127.0.0.1)')
+    .option('--port <port>', 'port for /healthz, /readyz and /metrics (env PORT, default 0: any free port)')
+    .option('--data-dir <dir>', 'local cache of file contents (env ASSAY_DATA_DIR, default ./.assay)')
+    .addHelpText('after', '\nExamples:\n  $ assay worker --database postgres://assay@db/assay --port 9090')
+    .action(async (opts: NodeOptions) => {
+      const config = configFrom(opts, { PORT: '0' });
+      const { startWorker } = await import('../../worker.js');
+      const worker = await startWorker(config);
+      process.stdout.write(`assay worker listening on ${worker.url} (health, readiness and metrics)\n`);
+      stopOnSignals(worker);
     });
 }

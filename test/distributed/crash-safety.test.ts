@@ -1,0 +1,185 @@
+/**
+ * Never lose a row: kill -9 a process mid-job and the job still completes with every row exactly
+ * once, re-judging only what the killed process had in flight. Real processes on loopback, a real
+ * PostgreSQL for the distributed shape, the fake provider as the only stand-in.
+ */
+import { readFile, writeFile, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeProvider, validVerdictReply, type FakeChatRequest, type FakeProvider } from '../../src/testing/fake-provider.js';
+import { getTestDatabase, type TestDatabase } from '../support/postgres.js';
+import { startServer, waitFor, type ServerProcess } from '../support/server-process.js';
+
+const ROWS = 2000;
+const WORKERS_PER_JOB = 8;
+
+interface Status {
+  status: string;
+  progress?: { rows_done: number };
+  results?: Record<string, unknown>;
+}
+
+async function api<T>(base: string, path: string, init?: RequestInit): Promise<T> {
+  const res = await fetch(`${base}${path}`, init);
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${init?.method ?? 'GET'} ${path}: HTTP ${res.status} ${text}`);
+  return JSON.parse(text) as T;
+}
+
+async function uploadAndCreate(base: string, dir: string): Promise<string> {
+  const file = join(dir, 'data.jsonl');
+  await writeFile(file, Array.from({ length: ROWS }, (_, i) => JSON.stringify({ q: `question ${i}`, a: `answer ${i}` })).join('\n') + '\n');
+  const form = new FormData();
+  form.append('purpose', 'eval');
+  form.append('file_name', 'data.jsonl');
+  form.append('file', new Blob([await readFile(file)]), 'data.jsonl');
+  const uploaded = await api<{ id: string }>(base, '/v1/files/upload', { method: 'POST', body: form });
+  const job = await api<{ workflow_id: string }>(base, '/v1/evaluation', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      type: 'classify',
+      parameters: {
+        input_data_file_path: uploaded.id,
+        judge: { model: 'judge', model_source: 'serverless', system_template: 'Grade {{q}}', num_workers: WORKERS_PER_JOB },
+        model_to_evaluate: 'a',
+        labels: ['good', 'bad'],
+        pass_labels: ['good'],
+      },
+    }),
+  });
+  return job.workflow_id;
+}
+
+const status = (base: string, id: string) => api<Status>(base, `/v1/evaluation/${id}/status`);
+
+async function untilDone(base: string, id: string, atLeast: number): Promise<void> {
+  await waitFor(async () => ((await status(base, id)).progress?.rows_done ?? 0) >= atLeast, { what: `${atLeast} rows done`, timeoutMs: 60_000, intervalMs: 20 });
+}
+
+async function finished(base: string, id: string): Promise<Status> {
+  return waitFor(async () => {
+    const s = await status(base, id);
+    return ['completed', 'error', 'user_error'].includes(s.status) && s;
+  }, { what: `job ${id} to finish`, timeoutMs: 120_000, intervalMs: 100 });
+}
+
+/** Checks the result file: every dataset row exactly once, in order. */
+async function expectEveryRowOnce(base: string, s: Status): Promise<void> {
+  expect(s.status).toBe('completed');
+  expect(s.results).toMatchObject({ label_counts: { good: ROWS, bad: 0 }, judge_fail_count: 0 });
+  const res = await fetch(`${base}/v1/files/${String(s.results?.result_file_id)}/content`);
+  const lines = (await res.text()).trim().split('\n').map((l) => JSON.parse(l) as { q: string; label: string });
+  expect(lines).toHaveLength(ROWS);
+  expect(new Set(lines.map((l) => l.q)).size).toBe(ROWS);
+  expect(lines.every((l, i) => l.q === `question ${i}` && l.label === 'good')).toBe(true);
+}
+
+/** A judge with some latency that tells, by API key, which process each call came from. */
+async function fakeJudge(): Promise<{ fake: FakeProvider; callsBy: Map<string, number>; inFlightBy: Map<string, number> }> {
+  const callsBy = new Map<string, number>();
+  const inFlightBy = new Map<string, number>();
+  const keyOf = (req: FakeChatRequest) => req.headers['authorization'] ?? 'none';
+  const bump = (map: Map<string, number>, key: string, by: number) => map.set(key, (map.get(key) ?? 0) + by);
+  const fake = await startFakeProvider({
+    recordCalls: false,
+    latencyMs: 15,
+    reply: (req) => {
+      bump(callsBy, keyOf(req), 1);
+      return validVerdictReply(req);
+    },
+  });
+  return { fake, callsBy, inFlightBy };
+}
+
+describe('embedded: kill -9 the server mid-job, restart on the same data directory', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'assay-crash-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('completes with every row exactly once and re-judges at most what was in flight', async () => {
+    const { fake } = await fakeJudge();
+    const env = { ASSAY_PROVIDER_BASE_URL: fake.url, ASSAY_LOG_LEVEL: 'warn' };
+    const dataDir = join(dir, 'data');
+    let server: ServerProcess = await startServer({ dataDir, env });
+    try {
+      const id = await uploadAndCreate(server.url, dir);
+      await untilDone(server.url, id, 600);
+      await server.stop('SIGKILL');
+      const before = fake.stats().ok;
+      server = await startServer({ dataDir, env });
+      const done = await finished(server.url, id);
+      await expectEveryRowOnce(server.url, done);
+      const extra = fake.stats().ok - ROWS;
+      expect(before).toBeGreaterThanOrEqual(600);
+      // Only rows in flight (sent, or judged but not yet written) when the process died run twice.
+      expect(extra).toBeLessThanOrEqual(WORKERS_PER_JOB);
+    } finally {
+      await server.stop();
+      await fake.close();
+    }
+  });
+});
+
+describe('distributed: one API process, three workers, one killed with SIGKILL mid-job', () => {
+  let db: TestDatabase;
+  let dir: string;
+  beforeAll(async () => {
+    db = await getTestDatabase();
+    dir = await mkdtemp(join(tmpdir(), 'assay-dist-'));
+  });
+  afterAll(async () => {
+    await db?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('completes with 2,000 distinct rows; calls exceed 2,000 by no more than the killed worker had in flight', async () => {
+    const url = await db.createDatabase();
+    const { fake, callsBy } = await fakeJudge();
+    const common = {
+      ASSAY_DATABASE_URL: url,
+      ASSAY_PROVIDER_BASE_URL: fake.url,
+      ASSAY_LOG_LEVEL: 'warn',
+      // A dead worker's chunks come back within seconds rather than the production 15 minutes.
+      ASSAY_CHUNK_LEASE_SECONDS: '8',
+      ASSAY_QUEUE_MAINTENANCE_SECONDS: '1',
+    };
+    const procs: ServerProcess[] = [];
+    try {
+      const apiNode = await startServer({ env: { ...common, ASSAY_PROVIDER_API_KEY: 'api-node' }, args: ['--no-workers'] });
+      procs.push(apiNode);
+      for (let w = 1; w <= 3; w++) {
+        procs.push(await startServer({ command: 'worker', env: { ...common, ASSAY_PROVIDER_API_KEY: `worker-${w}` } }));
+      }
+      const id = await uploadAndCreate(apiNode.url, dir);
+      await untilDone(apiNode.url, id, 600);
+      // Kill the busiest worker, so the kill lands on work in progress.
+      const busiest = [1, 2, 3].sort((x, y) => (callsBy.get(`Bearer worker-${y}`) ?? 0) - (callsBy.get(`Bearer worker-${x}`) ?? 0))[0]!;
+      await procs[busiest]!.stop('SIGKILL');
+      const done = await finished(apiNode.url, id);
+      await expectEveryRowOnce(apiNode.url, done);
+
+      const total = [...callsBy.values()].reduce((a, b) => a + b, 0);
+      expect(callsBy.get('Bearer api-node')).toBeUndefined();
+      const survivors = [1, 2, 3].filter((w) => w !== busiest);
+      expect(survivors.reduce((n, w) => n + (callsBy.get(`Bearer worker-${w}`) ?? 0), 0)).toBeGreaterThan(0);
+      // A worker holds at most WORKERS_PER_JOB rows of the job between sending a call and writing
+      // its result: only those can be judged twice.
+      expect(total - ROWS).toBeLessThanOrEqual(WORKERS_PER_JOB);
+      // Metrics and health on the API node.
+      expect((await fetch(`${apiNode.url}/readyz`)).status).toBe(200);
+      const metrics = await (await fetch(`${apiNode.url}/metrics`)).text();
+      expect(metrics).toMatch(/assay_jobs\{status="completed"\} 1/);
+      const workerMetrics = await (await fetch(`${procs[survivors[0]!]!.url}/metrics`)).text();
+      expect(workerMetrics).toMatch(/assay_rows_total\{outcome="ok"\} \d+/);
+    } finally {
+      await Promise.all(procs.map((p) => p.stop()));
+      await fake.close();
+    }
+  });
+});
