@@ -33,6 +33,7 @@ export async function startWorker(config: Config): Promise<RunningWorker> {
     maxRetries: config.providerMaxRetries,
     limits: config.endpointLimits,
     share: () => backend.share(),
+    ...(config.cacheEnabled ? { cache: { store: backend.store, maxEntries: config.cacheMaxEntries } } : {}),
     wrap: (model) => instrumentModel(model, metrics),
   });
   const engine = createEngine({

@@ -64,11 +64,65 @@ export interface Config {
   /** How long a signed upload URL stays valid, in seconds. */
   uploadUrlTtlSeconds: number;
   logLevel: string;
+  /** The shared call cache: on, and how many replies it keeps (least recently used go first). */
+  cacheEnabled: boolean;
+  cacheMaxEntries: number;
   /** Per-endpoint concurrency and rate budgets (ASSAY_ENDPOINT_LIMITS, JSON). */
   endpointLimits: EndpointLimitsTable;
   /** Model prices per million tokens, for job cost: `{"model": {"input": 0.2, "output": 0.6}}`. */
   prices: PriceTable;
+
+  /** Serve on a non-loopback address without API keys (refused unless this is set). */
+  insecureNoAuth: boolean;
+  /** How long a looked-up API key (or the absence of any) is trusted before asking the store again, in ms. */
+  apiKeyCacheMs: number;
+  /** Hosts and CIDR networks a job's `external_base_url` may reach although they are private (ASSAY_ALLOWED_HOSTS). */
+  allowedHosts: string[];
+  /** Requests per minute per API key (0: no limit), and how many may come at once. */
+  rateLimitRpm: number;
+  rateLimitBurst: number;
+  /** Which requests get a log line: `errors` (status >= 400), `all`, or `off`. */
+  requestLog: RequestLogMode;
+  /** Input limits: see `Limits`. */
+  limits: Limits;
 }
+
+export type RequestLogMode = 'off' | 'errors' | 'all';
+
+/** What one request may bring; each answered with a 4xx that names the limit. */
+export interface Limits {
+  /** Largest JSON or form body, in bytes (413 beyond). */
+  maxBodyBytes: number;
+  /** Largest uploaded file, in bytes (413 beyond). */
+  maxUploadBytes: number;
+  /** Longest line (CSV: record) of an uploaded file, in bytes. */
+  maxLineBytes: number;
+  /** Most rows in an uploaded dataset. */
+  maxRows: number;
+  /** Deepest nesting of a JSON value (a dataset row or a request body). */
+  maxJsonDepth: number;
+  /** Longest template, in characters. */
+  maxTemplateChars: number;
+  /** Most labels of a classify job, and the longest label in characters. */
+  maxLabels: number;
+  maxLabelChars: number;
+  /** Work and output allowed when rendering one template for one row (see src/templates). */
+  maxRenderSteps: number;
+  maxRenderChars: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
+  maxBodyBytes: 1024 * 1024,
+  maxUploadBytes: 1024 * 1024 * 1024,
+  maxLineBytes: 16 * 1024 * 1024,
+  maxRows: 1_000_000,
+  maxJsonDepth: 64,
+  maxTemplateChars: 100_000,
+  maxLabels: 1000,
+  maxLabelChars: 200,
+  maxRenderSteps: 250_000,
+  maxRenderChars: 1_000_000,
+});
 
 const DEFAULT_MODELS = [
   'openai/gpt-oss-120b',
@@ -111,6 +165,47 @@ function str(env: Env, name: string): string | null {
   return raw === undefined || raw === '' ? null : raw;
 }
 
+function list(env: Env, name: string): string[] {
+  return (str(env, name)?.split(',') ?? []).map((s) => s.trim().toLowerCase()).filter(Boolean);
+}
+
+function requestLog(env: Env): RequestLogMode {
+  const raw = str(env, 'ASSAY_REQUEST_LOG') ?? 'errors';
+  if (raw !== 'off' && raw !== 'errors' && raw !== 'all') throw new Error(`ASSAY_REQUEST_LOG must be off, errors or all, got "${raw}"`);
+  return raw;
+}
+
+function limits(env: Env): Limits {
+  const d = DEFAULT_LIMITS;
+  return {
+    maxBodyBytes: int(env, 'ASSAY_MAX_BODY_BYTES', d.maxBodyBytes, 1024),
+    maxUploadBytes: int(env, 'ASSAY_MAX_UPLOAD_BYTES', d.maxUploadBytes, 1),
+    maxLineBytes: int(env, 'ASSAY_MAX_LINE_BYTES', d.maxLineBytes, 1),
+    maxRows: int(env, 'ASSAY_MAX_ROWS', d.maxRows, 1),
+    maxJsonDepth: int(env, 'ASSAY_MAX_JSON_DEPTH', d.maxJsonDepth, 2),
+    maxTemplateChars: int(env, 'ASSAY_MAX_TEMPLATE_CHARS', d.maxTemplateChars, 1),
+    maxLabels: int(env, 'ASSAY_MAX_LABELS', d.maxLabels, 2),
+    maxLabelChars: int(env, 'ASSAY_MAX_LABEL_CHARS', d.maxLabelChars, 1),
+    maxRenderSteps: int(env, 'ASSAY_MAX_RENDER_STEPS', d.maxRenderSteps, 1),
+    maxRenderChars: int(env, 'ASSAY_MAX_RENDER_CHARS', d.maxRenderChars, 1),
+  };
+}
+
+/** Checks an allowlist entry: a host name, an IP address, or a CIDR network. */
+function allowedHosts(env: Env): string[] {
+  const entries = list(env, 'ASSAY_ALLOWED_HOSTS');
+  for (const entry of entries) {
+    const [net, prefix, extra] = entry.split('/');
+    const ok =
+      extra === undefined &&
+      net !== undefined &&
+      /^[a-z0-9.:_-]+$/.test(net) &&
+      (prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (net.includes(':') ? 128 : 32)));
+    if (!ok) throw new Error(`ASSAY_ALLOWED_HOSTS: "${entry}" is not a host name, an IP address or a CIDR network (10.0.0.0/8)`);
+  }
+  return entries;
+}
+
 export function loadConfig(env: Env = process.env, overrides: Partial<Config> = {}): Config {
   const config: Config = {
     host: str(env, 'HOST') ?? '127.0.0.1',
@@ -137,7 +232,16 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     uploadUrlTtlSeconds: int(env, 'ASSAY_UPLOAD_URL_TTL_SECONDS', 3600, 1),
     logLevel: str(env, 'ASSAY_LOG_LEVEL') ?? 'info',
     prices: prices(env),
+    cacheEnabled: bool(env, 'ASSAY_CACHE', true),
+    cacheMaxEntries: int(env, 'ASSAY_CACHE_MAX_ENTRIES', 1_000_000, 1),
     endpointLimits: parseEndpointLimits(str(env, 'ASSAY_ENDPOINT_LIMITS') ?? ''),
+    insecureNoAuth: bool(env, 'ASSAY_INSECURE_NO_AUTH', false),
+    apiKeyCacheMs: 1000 * int(env, 'ASSAY_API_KEY_CACHE_SECONDS', 10, 0),
+    allowedHosts: allowedHosts(env),
+    rateLimitRpm: int(env, 'ASSAY_RATE_LIMIT_RPM', 600, 0),
+    rateLimitBurst: int(env, 'ASSAY_RATE_LIMIT_BURST', 100, 1),
+    requestLog: requestLog(env),
+    limits: limits(env),
     ...overrides,
   };
   return Object.freeze(config);

@@ -51,7 +51,9 @@ export type ProviderErrorKind =
   | 'bad_request'
   | 'context_length'
   | 'not_found'
-  | 'malformed';
+  | 'malformed'
+  /** The SSRF guard refused to connect (the endpoint is on a private, loopback or link-local address). */
+  | 'forbidden_address';
 
 const RETRYABLE_KINDS: ReadonlySet<ProviderErrorKind> = new Set(['rate_limit', 'transient', 'timeout', 'malformed']);
 

@@ -22,6 +22,44 @@ export interface ModelDefaults {
   judgeTemperature: number;
   generationMaxTokens: number;
   generationTemperature: number;
+  /** Size limits of a request (defaults: REQUEST_LIMITS). */
+  limits?: RequestLimits;
+}
+
+export interface RequestLimits {
+  /** Longest template, in characters. */
+  maxTemplateChars: number;
+  /** Most labels of a classify job, and the longest label. */
+  maxLabels: number;
+  maxLabelChars: number;
+}
+
+export const REQUEST_LIMITS: Readonly<RequestLimits> = Object.freeze({ maxTemplateChars: 100_000, maxLabels: 1000, maxLabelChars: 200 });
+
+/** Refuses templates and labels past the limits, naming the field. */
+function checkSizes(spec: JobSpec, limits: RequestLimits): void {
+  const templates: Array<[string, string]> = [['parameters.judge.system_template', spec.judge.systemTemplate]];
+  const sources: Array<[string, ResponseSource]> = spec.type === 'compare' ? [['model_a', spec.a], ['model_b', spec.b]] : [['model_to_evaluate', spec.target]];
+  for (const [param, source] of sources) {
+    if (source.kind !== 'generate') continue;
+    templates.push([`parameters.${param}.system_template`, source.generator.systemTemplate], [`parameters.${param}.input_template`, source.generator.inputTemplate]);
+  }
+  for (const [param, template] of templates) {
+    if (template.length > limits.maxTemplateChars) {
+      throw new ValidationError(`${param} is ${template.length} characters long; at most ${limits.maxTemplateChars} are allowed`, param, 'template_too_large');
+    }
+  }
+}
+
+/** Checked before anything compares labels with each other, which costs the square of their number. */
+function checkLabels(param: string, labels: readonly string[], limits: RequestLimits): void {
+  if (labels.length > limits.maxLabels) {
+    throw new ValidationError(`${param} has ${labels.length} labels; at most ${limits.maxLabels} are allowed`, param, 'too_many_labels');
+  }
+  const long = labels.find((label) => label.length > limits.maxLabelChars);
+  if (long !== undefined) {
+    throw new ValidationError(`${param}: a label may be at most ${limits.maxLabelChars} characters long; one is ${long.length}`, param, 'label_too_long');
+  }
 }
 
 export interface ParsedJobRequest {
@@ -80,7 +118,11 @@ const generatorSchema = z.object({
 /** A model config, or the name of a dataset column that already holds the responses. */
 const modelOrColumn = z.union([z.string().min(1), generatorSchema]);
 
+/** assay's opt-out of the shared call cache, beside Together's fields. */
+const cacheField = { use_cache: z.boolean().optional() };
+
 const classifySchema = z.object({
+  ...cacheField,
   judge: judgeSchema,
   input_data_file_path: z.string().min(1),
   model_to_evaluate: modelOrColumn,
@@ -88,6 +130,7 @@ const classifySchema = z.object({
   pass_labels: z.array(z.string().min(1)).min(1),
 });
 const scoreSchema = z.object({
+  ...cacheField,
   judge: judgeSchema,
   input_data_file_path: z.string().min(1),
   model_to_evaluate: modelOrColumn,
@@ -96,6 +139,7 @@ const scoreSchema = z.object({
   pass_threshold: z.number(),
 });
 const compareSchema = z.object({
+  ...cacheField,
   judge: judgeSchema,
   input_data_file_path: z.string().min(1),
   model_a: modelOrColumn,
@@ -181,6 +225,8 @@ export function parseJobRequest(body: unknown, defaults: ModelDefaults): ParsedJ
   let spec: JobSpec;
   if (type === 'classify') {
     const p = parseWith(classifySchema, clean);
+    checkLabels('parameters.labels', p.labels, defaults.limits ?? REQUEST_LIMITS);
+    checkLabels('parameters.pass_labels', p.pass_labels, defaults.limits ?? REQUEST_LIMITS);
     const labels = p.labels;
     if (new Set(labels).size !== labels.length) {
       throw new ValidationError('parameters.labels must not repeat a label', 'parameters.labels');
@@ -234,6 +280,8 @@ export function parseJobRequest(body: unknown, defaults: ModelDefaults): ParsedJ
       positionBiasCorrection: p.disable_position_bias_correction !== true,
     };
   }
+  if ((clean as { use_cache?: unknown }).use_cache === false) spec.useCache = false;
+  checkSizes(spec, defaults.limits ?? REQUEST_LIMITS);
   return {
     type: type as EvalType,
     spec,

@@ -72,6 +72,8 @@ export type ResponseSource = { kind: 'column'; column: string } | { kind: 'gener
 interface SpecBase {
   fileId: string;
   judge: JudgeSpec;
+  /** False: every call goes to the model, bypassing the shared call cache. */
+  useCache?: boolean;
 }
 export interface ClassifySpec extends SpecBase {
   type: 'classify';
@@ -127,8 +129,11 @@ export interface TokenCount {
   prompt: number;
   completion: number;
 }
-/** Tokens a row spent, by role; roles that made no call are absent. */
-export type RowUsage = Partial<Record<UsageRole, TokenCount>>;
+/**
+ * Tokens a row spent, by role (roles that made no call are absent), and how many of its calls the
+ * shared call cache answered (`cacheHits`) or had to pass to a model (`cacheMisses`).
+ */
+export type RowUsage = Partial<Record<UsageRole, TokenCount>> & { cacheHits?: number; cacheMisses?: number };
 
 /** What one row produced. Written by an upsert on (job, row index), so redelivery is harmless. */
 export interface RowResult {

@@ -5,6 +5,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { RowOffset } from '../datasets/offsets.js';
+import type { CachedCall } from '../providers/call-cache.js';
 import type { ApiKeyRecord, FileRecord, JobRecord, JobStatus, RowCounts, RowResult, StatusUpdate } from '../domain/types.js';
 
 export interface JobListQuery {
@@ -85,6 +86,11 @@ export interface Store {
   iterateRows(jobId: string): AsyncIterable<RowResult>;
   /** A filtered page of rows in row order, with inputs, and how many rows match in all. */
   queryRows(jobId: string, query: RowQuery): Promise<{ total: number; rows: RowResult[] }>;
+
+  /** The shared call cache (see providers/call-cache.ts); a hit also marks the entry used. */
+  getCachedCall(key: string): Promise<CachedCall | undefined>;
+  /** Stores a reply; when more than `maxEntries` are stored, the least recently used go. */
+  putCachedCall(key: string, value: CachedCall, maxEntries: number): Promise<void>;
 
   insertApiKey(key: ApiKeyRecord): Promise<void>;
   /** The unrevoked key with this hash. */

@@ -24,7 +24,7 @@ import { checkAgainstDataset, compileJob } from './prepare.js';
 import { createProgress, progressFromStore, type JobProgress, type ProgressTracker } from './progress.js';
 import { createRowWriter, type RowWriter } from './row-writer.js';
 import { writeResultFile } from './result-file.js';
-import { neededSecrets } from './secrets.js';
+import { callsOf, neededSecrets } from './secrets.js';
 import { evaluateRow, JobFatalError, type BoundModel, type RowContext } from './row-evaluator.js';
 
 export interface EngineDeps {
@@ -36,6 +36,8 @@ export interface EngineDeps {
   log?: (level: 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>) => void;
   /** Told of every finished row (for metrics). */
   onRowFinished?: (outcome: RowResult['outcome']) => void;
+  /** Checks each user-supplied `external_base_url` when a job is created (the SSRF guard). */
+  endpointGuard?: { check(baseUrl: string, param: string): Promise<void> };
 }
 
 export interface Engine {
@@ -103,6 +105,7 @@ export function createEngine(deps: EngineDeps): Engine {
   const background = new Set<Promise<unknown>>();
   let closed = false;
   let sweeper: NodeJS.Timeout | undefined;
+  const renderOptions = config.limits ? { maxSteps: config.limits.maxRenderSteps, maxOutputChars: config.limits.maxRenderChars } : {};
 
   /**
    * A job still unfinished with no chunk queued or running has lost its work (a task that used up
@@ -165,7 +168,7 @@ export function createEngine(deps: EngineDeps): Engine {
 
   async function activate(job: JobRecord): Promise<ActiveJob> {
     const file = await loadFile(job);
-    const compiled = compileJob(job.spec);
+    const compiled = compileJob(job.spec, renderOptions);
     const secrets = await store.getJobSecrets(job.id);
     const abort = new AbortController();
     // One listener per call in flight is expected (up to the job's concurrency), not a leak.
@@ -360,7 +363,11 @@ export function createEngine(deps: EngineDeps): Engine {
         );
       }
       if (file.lineCount === 0) throw new ValidationError(`the file ${file.id} has no rows`, 'parameters.input_data_file_path');
-      checkAgainstDataset(compileJob(parsed.spec), file, config.strictColumns);
+      checkAgainstDataset(compileJob(parsed.spec, renderOptions), file, config.strictColumns);
+      // Last, since it may resolve names: every cheaper reason to refuse the job comes first.
+      for (const [param, call] of callsOf(parsed.spec)) {
+        if (call.source === 'external' && call.baseUrl !== null) await deps.endpointGuard?.check(call.baseUrl, `parameters.${param}.external_base_url`);
+      }
       const now = timestamp();
       const job: JobRecord = {
         id: newJobId(),

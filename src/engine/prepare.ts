@@ -4,7 +4,7 @@
  */
 import { ValidationError } from '../domain/errors.js';
 import type { FileRecord, JobSpec, ResponseSource } from '../domain/types.js';
-import { compileTemplate, assertTemplateColumns, type CompiledTemplate, type TemplateUse } from '../templates/index.js';
+import { compileTemplate, assertTemplateColumns, type CompiledTemplate, type TemplateOptions, type TemplateUse } from '../templates/index.js';
 import { checkEndpoint } from '../providers/endpoints.js';
 
 export type CompiledSource =
@@ -17,24 +17,25 @@ export interface CompiledJob {
   sources: { target?: CompiledSource; a?: CompiledSource; b?: CompiledSource };
 }
 
-function compileSource(source: ResponseSource, param: string): CompiledSource {
+function compileSource(source: ResponseSource, param: string, options: TemplateOptions): CompiledSource {
   if (source.kind === 'column') return { kind: 'column', column: source.column, param };
   checkEndpoint(source.generator, `parameters.${param}`);
   return {
     kind: 'generate',
     param,
-    system: compileTemplate(source.generator.systemTemplate, `parameters.${param}.system_template`),
-    input: compileTemplate(source.generator.inputTemplate, `parameters.${param}.input_template`),
+    system: compileTemplate(source.generator.systemTemplate, `parameters.${param}.system_template`, options),
+    input: compileTemplate(source.generator.inputTemplate, `parameters.${param}.input_template`, options),
   };
 }
 
-export function compileJob(spec: JobSpec): CompiledJob {
+/** `options` bounds the work and output of every render (defaults: see src/templates). */
+export function compileJob(spec: JobSpec, options: TemplateOptions = {}): CompiledJob {
   checkEndpoint(spec.judge, 'parameters.judge');
-  const judgeSystem = compileTemplate(spec.judge.systemTemplate, 'parameters.judge.system_template');
+  const judgeSystem = compileTemplate(spec.judge.systemTemplate, 'parameters.judge.system_template', options);
   if (spec.type === 'compare') {
-    return { judgeSystem, sources: { a: compileSource(spec.a, 'model_a'), b: compileSource(spec.b, 'model_b') } };
+    return { judgeSystem, sources: { a: compileSource(spec.a, 'model_a', options), b: compileSource(spec.b, 'model_b', options) } };
   }
-  return { judgeSystem, sources: { target: compileSource(spec.target, 'model_to_evaluate') } };
+  return { judgeSystem, sources: { target: compileSource(spec.target, 'model_to_evaluate', options) } };
 }
 
 /** Every template variable and response column must name a dataset column. */

@@ -44,16 +44,22 @@ const errorText = (err: unknown): string => (err instanceof Error ? err.message 
 
 const emptyUsage = (): RowUsage => ({});
 
-function addUsage(usage: RowUsage, role: UsageRole, spent: TokenUsage | null): void {
+/** Counts a call's tokens under its role; a reply from the cache cost nothing and counts as a hit. */
+function addUsage(usage: RowUsage, role: UsageRole, spent: TokenUsage | null, cached: boolean | undefined): void {
+  if (cached) {
+    usage.cacheHits = (usage.cacheHits ?? 0) + 1;
+    return;
+  }
+  usage.cacheMisses = (usage.cacheMisses ?? 0) + 1;
   if (!spent) return;
   const count = (usage[role] ??= { prompt: 0, completion: 0 });
   count.prompt += spent.promptTokens;
   count.completion += spent.completionTokens;
 }
 
-/** Auth and unknown-model errors will not get better on the next row; stop the job. */
+/** Auth, unknown-model and refused-address errors will not get better on the next row; stop the job. */
 function rethrowIfFatal(err: unknown, role: string): void {
-  if (err instanceof ProviderError && (err.kind === 'auth' || err.kind === 'not_found')) {
+  if (err instanceof ProviderError && (err.kind === 'auth' || err.kind === 'not_found' || err.kind === 'forbidden_address')) {
     throw new JobFatalError(`${role} endpoint failed: ${err.message}`);
   }
 }
@@ -80,6 +86,7 @@ async function call(
         ...(responseFormat ? { responseFormat } : {}),
         signal: perCall.signal,
         owner: ctx.jobId,
+        cache: ctx.spec.useCache !== false,
       });
     } finally {
       ctx.signal.removeEventListener('abort', onAbort);
@@ -118,7 +125,7 @@ async function obtain(ctx: RowContext, usage: RowUsage, name: SourceName, row: R
   messages.push({ role: 'user', content: input });
   try {
     const result = await call(ctx, ctx.generators[name]!, messages, generatorOf(ctx.spec, name));
-    addUsage(usage, name, result.usage);
+    addUsage(usage, name, result.usage, result.cached);
     return { ok: true, text: result.content, input, generated: true };
   } catch (err) {
     rethrowIfFatal(err, `model ${source.param}`);
@@ -142,7 +149,7 @@ async function askJudge(ctx: RowContext, usage: RowUsage, system: string, input:
   ];
   const ask = async (messages: ChatMessage[]) => {
     const result = await call(ctx, ctx.judge, messages, ctx.spec.judge, responseFormatFor(opts));
-    addUsage(usage, 'judge', result.usage);
+    addUsage(usage, 'judge', result.usage, result.cached);
     return result.content;
   };
   let raw: string;

@@ -5,7 +5,8 @@
 import { ValidationError } from '../domain/errors.js';
 import type { JobSpec, ModelCall } from '../domain/types.js';
 
-function callsOf(spec: JobSpec): Array<[string, ModelCall]> {
+/** The model calls of a job, each with the request field it came from (`judge`, `model_a`, …). */
+export function callsOf(spec: JobSpec): Array<[string, ModelCall]> {
   const calls: Array<[string, ModelCall]> = [['judge', spec.judge]];
   if (spec.type === 'compare') {
     if (spec.a.kind === 'generate') calls.push(['model_a', spec.a.generator]);

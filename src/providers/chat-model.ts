@@ -20,6 +20,8 @@ export interface ChatRequest {
   signal?: AbortSignal;
   /** Who the call is for (a job id): calls of different owners on one endpoint are served in turn. */
   owner?: string;
+  /** False skips the shared call cache for this call (a job that opted out). Default true. */
+  cache?: boolean;
 }
 
 export interface TokenUsage {
@@ -32,6 +34,8 @@ export interface ChatResult {
   usage: TokenUsage | null;
   /** Attempts it took, this successful one included (1 when the first attempt succeeded). */
   attempts: number;
+  /** True when the reply came from the shared call cache, without a call to the server. */
+  cached?: boolean;
 }
 
 export interface ChatModel {

@@ -11,6 +11,7 @@ import type { Endpoint } from './endpoints.js';
 import { DEFAULT_ENDPOINT_LIMITS, type ResolvedEndpointLimits } from './endpoint-limits.js';
 import { DEFAULT_RETRY_POLICY, abortError, finalError, retryDelayMs, shouldRetry, type RetryPolicy } from './retry.js';
 import { createEndpointScheduler, type SchedulerClock } from './scheduler.js';
+import { ssrfRefusal } from '../security/guarded-fetch.js';
 
 export interface OpenAIChatModelOptions {
   /** Timeout of one attempt, in ms. */
@@ -25,6 +26,8 @@ export interface OpenAIChatModelOptions {
   retry?: Partial<Omit<RetryPolicy, 'maxRetries'>>;
   /** For tests of the RPM/TPM budgets. */
   clock?: SchedulerClock;
+  /** The `fetch` to call the endpoint with (the SSRF guard's, for endpoints a user named). */
+  fetch?: typeof fetch;
 }
 
 /** Structured-output modes, most to least precise; a server that rejects one is asked with the next. */
@@ -49,6 +52,13 @@ function messageOf(err: APIError): string {
 /** Maps a failure of the client to assay's provider error taxonomy. */
 export function classifyError(err: unknown, label: string): ProviderError {
   if (err instanceof ProviderError) return err;
+  const refusal = ssrfRefusal(err);
+  if (refusal) {
+    return new ProviderError(`${label}: ${refusal.message} (an administrator can allow it with ASSAY_ALLOWED_HOSTS)`, {
+      kind: 'forbidden_address',
+      cause: err,
+    });
+  }
   if (err instanceof OpenAI.APIConnectionTimeoutError) {
     return new ProviderError(`${label}: the request timed out`, { kind: 'timeout', cause: err });
   }
@@ -91,6 +101,19 @@ export function classifyError(err: unknown, label: string): ProviderError {
   return new ProviderError(`${label}: malformed reply: ${text}`, { kind: 'malformed', cause: err });
 }
 
+/**
+ * Some servers quote the key they were given in their error message ("Incorrect API key provided:
+ * sk-…"); such a message ends up in results and logs, so the key is cut out of it.
+ */
+export function withoutSecret(err: ProviderError, secret: string | null): ProviderError {
+  if (secret === null || secret.length < 4 || !err.message.includes(secret)) return err;
+  return new ProviderError(err.message.split(secret).join('[redacted]'), {
+    kind: err.kind,
+    status: err.status,
+    retryAfterMs: err.retryAfterMs,
+  });
+}
+
 function formatFor(mode: FormatMode, wanted: ResponseFormat): ResponseFormat | undefined {
   if (mode === 'none') return undefined;
   if (mode === 'json_object') return { type: 'json_object' };
@@ -118,6 +141,7 @@ export function createOpenAIChatModel(endpoint: Endpoint, opts: OpenAIChatModelO
     timeout: opts.timeoutMs,
     // assay retries itself, so that every attempt passes the scheduler.
     maxRetries: 0,
+    ...(opts.fetch ? { fetch: opts.fetch } : {}),
   });
   const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...opts.retry, maxRetries: opts.maxRetries };
   const scheduler = createEndpointScheduler({
@@ -178,7 +202,7 @@ export function createOpenAIChatModel(endpoint: Endpoint, opts: OpenAIChatModelO
             permit.release({ result: 'failed', tokensUsed: promptTokens });
             throw abortError(signal);
           }
-          err = classifyError(raw, label);
+          err = withoutSecret(classifyError(raw, label), endpoint.apiKey);
           const rateLimited = err.kind === 'rate_limit';
           permit.release({ result: rateLimited ? 'rate_limited' : 'failed', tokensUsed: promptTokens, retryAfterMs: err.retryAfterMs });
         }

@@ -9,6 +9,7 @@ import { limitsFor, type EndpointLimitsTable } from './endpoint-limits.js';
 import { resolveEndpoint, type Endpoint, type ProviderDefaults } from './endpoints.js';
 import { createOpenAIChatModel, type OpenAIChatModelOptions } from './openai-chat-model.js';
 import type { RetryPolicy } from './retry.js';
+import { withCallCache, type CallCacheStore } from './call-cache.js';
 
 export interface ModelRegistry {
   get(call: ModelCall, secrets: Record<string, string>): ChatModel;
@@ -27,8 +28,15 @@ export interface ModelRegistryOptions {
   retry?: Partial<Omit<RetryPolicy, 'maxRetries'>>;
   /** This process's share of every endpoint's budgets (distributed workers split them). */
   share?: () => number;
+  /** The shared call cache, when enabled. */
+  cache?: { store: CallCacheStore; maxEntries: number };
   /** Wraps each new model, e.g. to time its calls. */
   wrap?: (model: ChatModel) => ChatModel;
+  /**
+   * The `fetch` for `external` models, whose endpoints a user names (the SSRF guard's); the
+   * configured provider is trusted and uses the default.
+   */
+  externalFetch?: typeof fetch;
 }
 
 export function createModelRegistry(
@@ -42,7 +50,8 @@ export function createModelRegistry(
       const endpoint = resolveEndpoint(call, secrets, defaults);
       // The key is part of the identity but must not sit in memory as a readable map key.
       const keyHash = endpoint.apiKey === null ? '' : createHash('sha256').update(endpoint.apiKey).digest('hex');
-      const id = `${endpoint.baseUrl}\n${endpoint.model}\n${keyHash}`;
+      const guarded = call.source === 'external' && opts.externalFetch !== undefined;
+      const id = `${endpoint.baseUrl}\n${endpoint.model}\n${keyHash}\n${guarded ? 'guarded' : 'trusted'}`;
       let model = models.get(id);
       if (!model) {
         model = factory(endpoint, {
@@ -51,8 +60,11 @@ export function createModelRegistry(
           limits: limitsFor(opts.limits ?? {}, endpoint.baseUrl, endpoint.model),
           ...(opts.retry ? { retry: opts.retry } : {}),
           ...(opts.share ? { share: opts.share } : {}),
+          ...(guarded ? { fetch: opts.externalFetch } : {}),
         });
         if (opts.wrap) model = opts.wrap(model);
+        // Outermost, so a cache hit costs no scheduler slot and counts no provider call.
+        if (opts.cache) model = withCallCache(model, `${endpoint.baseUrl}#${endpoint.model}`, opts.cache.store, opts.cache.maxEntries);
         models.set(id, model);
       }
       return model;

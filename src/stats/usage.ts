@@ -9,6 +9,7 @@ export interface ModelPrice {
 export type PriceTable = Readonly<Record<string, ModelPrice>>;
 
 const round = (x: number): number => Number(x.toFixed(6));
+const ROLES: readonly UsageRole[] = ['judge', 'target', 'a', 'b'];
 
 export function createUsageCounter(models: Partial<Record<UsageRole, string>>, prices: PriceTable) {
   const totals: Record<UsageRole, TokenCount> = {
@@ -17,12 +18,18 @@ export function createUsageCounter(models: Partial<Record<UsageRole, string>>, p
     a: { prompt: 0, completion: 0 },
     b: { prompt: 0, completion: 0 },
   };
+  let cacheHits = 0;
+  let cacheMisses = 0;
   return {
     add(usage: RowUsage): void {
-      for (const [role, count] of Object.entries(usage) as Array<[UsageRole, TokenCount]>) {
+      for (const role of ROLES) {
+        const count = usage[role];
+        if (!count) continue;
         totals[role].prompt += count.prompt;
         totals[role].completion += count.completion;
       }
+      cacheHits += usage.cacheHits ?? 0;
+      cacheMisses += usage.cacheMisses ?? 0;
     },
     /** `usage` always; `cost` only when every model that spent tokens has a price. */
     finish(): Record<string, unknown> {
@@ -37,6 +44,8 @@ export function createUsageCounter(models: Partial<Record<UsageRole, string>>, p
           judge,
           total_tokens: generation.prompt_tokens + generation.completion_tokens + judge.prompt_tokens + judge.completion_tokens,
         },
+        // Model calls answered by the shared call cache, and calls that went to a model.
+        cache: { hits: cacheHits, misses: cacheMisses },
       };
       const costOf = (roles: UsageRole[]): number | null => {
         let sum = 0;

@@ -205,6 +205,24 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
       expect(await s.hasApiKeys()).toBe(false);
     });
 
+    it('keeps cached calls, touches them on use, and evicts the least recently used past the bound', async () => {
+      const s = await fresh();
+      expect(await s.getCachedCall('k0')).toBeUndefined();
+      await s.putCachedCall('k0', { content: 'zero', usage: { promptTokens: 3, completionTokens: 1 } }, 100);
+      expect(await s.getCachedCall('k0')).toEqual({ content: 'zero', usage: { promptTokens: 3, completionTokens: 1 } });
+      for (let i = 1; i <= 30; i++) {
+        await s.putCachedCall(`k${i}`, { content: `v${i}`, usage: null }, 10);
+        // Keep k0 in use: it must survive eviction.
+        if (i % 5 === 0) expect(await s.getCachedCall('k0')).toBeDefined();
+      }
+      let kept = 0;
+      for (let i = 0; i <= 30; i++) if (await s.getCachedCall(`k${i}`)) kept++;
+      expect(kept).toBeLessThanOrEqual(10);
+      expect(await s.getCachedCall('k0')).toBeDefined();
+      expect(await s.getCachedCall('k30')).toEqual({ content: 'v30', usage: null });
+      expect(await s.getCachedCall('k1')).toBeUndefined();
+    });
+
     it('iterates many rows in order across pages', async () => {
       const s = await fresh();
       await s.insertJob(jobRecord('eval-1'), {});

@@ -409,6 +409,13 @@ export function expectedUsage(jobCase: JobCase): Json {
   };
 }
 
+/** The call cache's figures of a job: every call of these distinct jobs goes to the fake. */
+export function expectedCache(jobCase: JobCase): Json {
+  if (jobCase.judgeCalls === null) throw new Error(`${jobCase.name}: judge calls depend on timing`);
+  const generations = Object.values(jobCase.generationCalls).reduce((a, b) => a + b, 0);
+  return { hits: 0, misses: jobCase.judgeCalls + generations };
+}
+
 // ---------------------------------------------------------------------------------------------
 // The jobs
 // ---------------------------------------------------------------------------------------------

@@ -48,6 +48,7 @@ import {
   compareGenerationRows,
   count,
   expectedUsage,
+  expectedCache,
   fakeReply,
   generated,
   intervalAround,
@@ -317,7 +318,7 @@ describe('together-ai SDK against a real assay server', () => {
           // Together's fields, exactly.
           expect(together).toEqual({ ...jobCase.results, result_file_id: expect.stringMatching(/^file-/) });
           // assay's additions beside them, and nothing else (no `cost`: the server has no price table).
-          expect(additions).toEqual({ ...jobCase.additions, usage: expectedUsage(jobCase) });
+          expect(additions).toEqual({ ...jobCase.additions, usage: expectedUsage(jobCase), cache: expectedCache(jobCase) });
         } else {
           expect(final).toEqual({ status: jobCase.status, results: jobCase.results });
         }

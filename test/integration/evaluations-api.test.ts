@@ -427,7 +427,7 @@ describe('job lifecycle', () => {
     expect(job.parameters).toEqual(classify(qa.id).parameters);
     expectResponse('GET', `/v1/evaluation/${id}`, 200, job, { resultsType: 'classify', deviations: ['label_counts_object'] });
     expect(job).not.toHaveProperty('progress');
-    const { pass_percentage_ci, label_proportions, usage: spent, ...together } = job.results ?? {};
+    const { pass_percentage_ci, label_proportions, usage: spent, cache, ...together } = job.results ?? {};
     // Together's fields, exactly.
     expect(together).toEqual({
       generation_fail_count: 0,
@@ -448,6 +448,8 @@ describe('job lifecycle', () => {
       judge: { prompt_tokens: 5 * 120, completion_tokens: 5 * 9 },
       total_tokens: 5 * (120 + 9),
     });
+    // The cache is off in these tests: every call went to the provider.
+    expect(cache).toEqual({ hits: 0, misses: 5 });
 
     const status = await h.request('GET', `/v1/evaluation/${id}/status`);
     expect(status.body).toEqual({ status: 'completed', results: job.results });
@@ -498,7 +500,7 @@ describe('job lifecycle', () => {
       expect({ ...turn!.body, messages: null }).toEqual({ ...request.body, messages: null });
     }
 
-    const { pass_percentage_ci, label_proportions, usage, ...together } = job.results ?? {};
+    const { pass_percentage_ci, label_proportions, usage, cache, ...together } = job.results ?? {};
     // Row 4's repaired label counts; row 3 is invalid, and not a failure.
     expect(together).toEqual({
       generation_fail_count: 0,
@@ -519,6 +521,7 @@ describe('job lifecycle', () => {
       judge: { prompt_tokens: 5 * 100 + 2 * 250, completion_tokens: 5 * 10 + 2 * 25 },
       total_tokens: 5 * 110 + 2 * 275,
     });
+    expect(cache).toEqual({ hits: 0, misses: 7 });
 
     const lines = await resultLines(job);
     const prompt = (row: number) => verdictRequestFor(QA_ROWS[row]!.answer).messages;

@@ -151,6 +151,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       dataDir,
       providerBaseUrl: fake.url,
       logLevel: 'warn',
+      // Tests here count provider calls and reuse prompts across jobs; call-cache.test.ts turns it on.
+      cacheEnabled: false,
       ...opts.config,
     },
   );

@@ -175,12 +175,13 @@ describe('assay serve as a process', () => {
     const retried = await fetch(resumed, { method: 'PUT', body: CONTENT });
     expect(retried.status).toBe(200);
 
-    // The restarted server runs new work on the old data.
+    // The restarted server runs new work on the old data; the same job again is answered by the
+    // call cache the first server filled, without a provider call.
     fake.reset();
     const again = await finished(call2, await createJob(call2, classifyJob(fileId)));
     expect(again.status).toBe('completed');
-    expect(again.results).toMatchObject({ label_counts: { right: 2, wrong: 1 } });
-    expect(fake.calls).toHaveLength(ROWS.length);
+    expect(again.results).toMatchObject({ label_counts: { right: 2, wrong: 1 }, cache: { hits: ROWS.length, misses: 0 } });
+    expect(fake.calls).toHaveLength(0);
 
     await stopCleanly(second);
   });

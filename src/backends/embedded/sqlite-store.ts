@@ -4,6 +4,7 @@
  */
 import Database from 'better-sqlite3';
 import type { JobListQuery, Store } from '../../engine/contracts.js';
+import type { CachedCall } from '../../providers/call-cache.js';
 import type { ApiKeyRecord, FileRecord, JobRecord, JobStatus, RowCounts, RowResult, RowUsage, StatusUpdate } from '../../domain/types.js';
 import { TERMINAL_STATUSES } from '../../domain/types.js';
 
@@ -70,6 +71,13 @@ const MIGRATIONS: string[] = [
      rows_failed = (SELECT COUNT(*) FROM rows WHERE rows.job_id = jobs.id AND outcome IN ('generation_failed', 'judge_failed'));`,
   // A narrow covering index for browsing: filters, counts and pages read it instead of whole rows.
   `CREATE INDEX rows_browse ON rows (job_id, row_index, outcome, label, score, choice);`,
+  `CREATE TABLE call_cache (
+     key TEXT PRIMARY KEY,
+     content TEXT NOT NULL,
+     usage TEXT,
+     last_used INTEGER NOT NULL
+   ) WITHOUT ROWID;
+   CREATE INDEX call_cache_lru ON call_cache (last_used);`,
 ];
 
 const isFailed = (outcome: string | undefined): number => (outcome === 'generation_failed' || outcome === 'judge_failed' ? 1 : 0);
@@ -244,6 +252,13 @@ export function openSqliteStore(file: string): Store {
     rowOutcome: db.prepare(`SELECT outcome FROM rows WHERE job_id = ? AND row_index = ?`),
     bumpCounts: db.prepare(`UPDATE jobs SET rows_done = rows_done + ?, rows_failed = rows_failed + ? WHERE id = ?`),
     pageRows: db.prepare(`SELECT ${RESULT_COLUMNS} FROM rows WHERE job_id = ? AND row_index > ? ORDER BY row_index LIMIT ${PAGE}`),
+    cacheGet: db.prepare(`SELECT content, usage FROM call_cache WHERE key = ?`),
+    cacheTouch: db.prepare(`UPDATE call_cache SET last_used = ? WHERE key = ?`),
+    cachePut: db.prepare(
+      `INSERT INTO call_cache (key, content, usage, last_used) VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET last_used = excluded.last_used`,
+    ),
+    cacheCount: db.prepare(`SELECT COUNT(*) AS n FROM call_cache`),
+    cacheEvict: db.prepare(`DELETE FROM call_cache WHERE key IN (SELECT key FROM call_cache ORDER BY last_used LIMIT ?)`),
     insertKey: db.prepare(
       `INSERT INTO api_keys (id, owner_id, hash, prefix, created_at, revoked_at) VALUES (@id, @ownerId, @hash, @prefix, @createdAt, @revokedAt)`,
     ),
@@ -252,6 +267,10 @@ export function openSqliteStore(file: string): Store {
     revokeKey: db.prepare(`UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`),
     anyKey: db.prepare(`SELECT 1 FROM api_keys WHERE revoked_at IS NULL LIMIT 1`),
   };
+
+  /** Recency of cache entries: a counter, so two uses in one millisecond still order. */
+  let cacheClock = Date.now() * 1000;
+  let cacheEntries: number | undefined;
 
   const saveRows = db.transaction((jobId: string, rows: readonly RowResult[]) => {
     let added = 0;
@@ -448,6 +467,22 @@ export function openSqliteStore(file: string): Store {
         .prepare(`SELECT ${RESULT_COLUMNS}, input FROM rows WHERE job_id = ? AND row_index IN (${page.map(() => '?').join(', ')}) ORDER BY row_index`)
         .all(jobId, ...page) as ResultRow[];
       return { total, rows: rows.map(toResult) };
+    },
+    async getCachedCall(key) {
+      const row = q.cacheGet.get(key) as { content: string; usage: string | null } | undefined;
+      if (!row) return undefined;
+      q.cacheTouch.run(++cacheClock, key);
+      return { content: row.content, usage: row.usage === null ? null : (JSON.parse(row.usage) as CachedCall['usage']) };
+    },
+    async putCachedCall(key, value, maxEntries) {
+      const added = q.cachePut.run(key, value.content, value.usage === null ? null : JSON.stringify(value.usage), ++cacheClock).changes;
+      cacheEntries ??= (q.cacheCount.get() as { n: number }).n;
+      if (added > 0) cacheEntries++;
+      if (cacheEntries > maxEntries) {
+        // Evict a little below the bound, so eviction runs once per batch of inserts, not per insert.
+        const excess = cacheEntries - Math.floor(maxEntries * 0.9);
+        cacheEntries -= q.cacheEvict.run(excess).changes;
+      }
     },
     async insertApiKey(key) {
       q.insertKey.run(key);

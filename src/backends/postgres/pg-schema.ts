@@ -82,6 +82,17 @@ export const MIGRATIONS: readonly Migration[] = [
         revoked_at bigint
       );`,
   },
+  {
+    version: 2,
+    sql: `
+      CREATE TABLE call_cache (
+        key text PRIMARY KEY,
+        content text NOT NULL,
+        usage text,
+        last_used bigint NOT NULL
+      );
+      CREATE INDEX call_cache_lru ON call_cache (last_used);`,
+  },
 ];
 
 /**

@@ -4,6 +4,7 @@ import { describeStoreContract, jobRecord } from '../../../test/contract/store-c
 import { getTestDatabase, type TestDatabase } from '../../../test/support/postgres.js';
 import type { RowResult } from '../../domain/types.js';
 import { openPostgresStore } from './pg-store.js';
+import { MIGRATIONS } from './pg-schema.js';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -66,7 +67,7 @@ describe('postgres store across processes', () => {
     await client.connect();
     const { rows } = await client.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
     await client.end();
-    expect(rows.map((r) => r.version)).toEqual([1]);
+    expect(rows.map((r) => r.version)).toEqual(MIGRATIONS.map((m) => m.version));
   });
 
   it('keeps key order and stores strings that JSON columns would refuse', async () => {

@@ -3,6 +3,7 @@
  * semantics as the SQLite store; guarded updates (job transitions, the finalization claim) are
  * compare-and-set in the database, so they hold across processes.
  */
+import type { CachedCall } from '../../providers/call-cache.js';
 import type pg from 'pg';
 import type { Store } from '../../engine/contracts.js';
 import type { ApiKeyRecord, FileRecord, JobRecord, JobStatus, StatusUpdate } from '../../domain/types.js';
@@ -97,6 +98,9 @@ const UNFINISHED = `status NOT IN ('completed', 'error', 'user_error')`;
  * @example
  * const store = await openPostgresStore('postgres://assay@db/assay', { max: 20 });
  */
+/** Inserts between checks of the call cache's size against its bound. */
+const CACHE_CHECK_EVERY = 200;
+
 export async function openPostgresStore(url: string, opts: PostgresStoreOptions = {}): Promise<Store> {
   const pool = createPool(url, opts);
   try {
@@ -105,6 +109,8 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
     await pool.end();
     throw err;
   }
+  let cacheTick = 0;
+  let cachePuts = 0;
   const one = async <R extends pg.QueryResultRow>(sql: string, args: unknown[]): Promise<R | undefined> => (await pool.query<R>(sql, args)).rows[0];
   const changed = async (sql: string, args: unknown[]): Promise<boolean> => ((await pool.query(sql, args)).rowCount ?? 0) > 0;
 
@@ -216,6 +222,25 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
 
     ...rowMethods(pool),
 
+    async getCachedCall(key) {
+      const row = await one<{ content: string; usage: string | null }>(
+        'UPDATE call_cache SET last_used = $2 WHERE key = $1 RETURNING content, usage',
+        [key, Date.now() * 1000 + (cacheTick++ % 1000)],
+      );
+      return row && { content: row.content, usage: row.usage === null ? null : (JSON.parse(row.usage) as CachedCall['usage']) };
+    },
+    async putCachedCall(key, value, maxEntries) {
+      await pool.query(
+        'INSERT INTO call_cache (key, content, usage, last_used) VALUES ($1, $2, $3, $4) ON CONFLICT (key) DO UPDATE SET last_used = excluded.last_used',
+        [key, value.content, value.usage === null ? null : JSON.stringify(value.usage), Date.now() * 1000 + (cacheTick++ % 1000)],
+      );
+      // Several processes share the table, so the bound is checked by count now and then, not kept in memory.
+      if (++cachePuts % CACHE_CHECK_EVERY !== 1 && maxEntries > CACHE_CHECK_EVERY) return;
+      const n = Number((await one<{ n: string }>('SELECT COUNT(*) AS n FROM call_cache', []))?.n ?? 0);
+      if (n > maxEntries) {
+        await pool.query('DELETE FROM call_cache WHERE key IN (SELECT key FROM call_cache ORDER BY last_used LIMIT $1)', [n - Math.floor(maxEntries * 0.9)]);
+      }
+    },
     async insertApiKey(key) {
       await pool.query('INSERT INTO api_keys (id, owner_id, hash, prefix, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6)', [
         key.id,

@@ -29,6 +29,7 @@ export function openLocalEngine(config: Config, log: NonNullable<EngineDeps['log
     timeoutMs: config.providerTimeoutMs,
     maxRetries: config.providerMaxRetries,
     limits: config.endpointLimits,
+    ...(config.cacheEnabled ? { cache: { store, maxEntries: config.cacheMaxEntries } } : {}),
   });
   const queue = createMemoryQueue({
     // A chunk handed back at shutdown is expected: its rows run again next time.

@@ -1,0 +1,42 @@
+/**
+ * The shared cache of model calls: a call whose content (endpoint, model, messages, sampling
+ * parameters, response format) was answered before is answered again from the store, so an
+ * identical rerun makes no provider call and a job that changes only its judge regenerates
+ * nothing. Only successful replies are stored; errors are never cached.
+ */
+import { createHash } from 'node:crypto';
+import type { ChatModel, ChatRequest, TokenUsage } from './chat-model.js';
+
+export interface CachedCall {
+  content: string;
+  usage: TokenUsage | null;
+}
+
+/** Where cached calls live: the Store, which bounds it (least recently used entries go first). */
+export interface CallCacheStore {
+  getCachedCall(key: string): Promise<CachedCall | undefined>;
+  putCachedCall(key: string, value: CachedCall, maxEntries: number): Promise<void>;
+}
+
+/** The cache key: a hash of everything that decides the reply, and nothing that does not (the API key). */
+export function callKey(endpoint: string, request: ChatRequest): string {
+  const content = JSON.stringify([endpoint, request.messages, request.maxTokens, request.temperature, request.responseFormat ?? null]);
+  return createHash('sha256').update(content).digest('hex');
+}
+
+export function withCallCache(model: ChatModel, endpoint: string, store: CallCacheStore, maxEntries: number): ChatModel {
+  return {
+    label: model.label,
+    state: () => model.state(),
+    async complete(request) {
+      if (request.cache === false) return model.complete(request);
+      const key = callKey(endpoint, request);
+      // A cache that cannot be read is a cache miss, not a failed row.
+      const hit = await store.getCachedCall(key).catch(() => undefined);
+      if (hit) return { content: hit.content, usage: hit.usage, attempts: 0, cached: true };
+      const result = await model.complete(request);
+      await store.putCachedCall(key, { content: result.content, usage: result.usage }, maxEntries).catch(() => {});
+      return result;
+    },
+  };
+}
