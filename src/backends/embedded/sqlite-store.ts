@@ -254,9 +254,7 @@ export function openSqliteStore(file: string): Store {
     pageRows: db.prepare(`SELECT ${RESULT_COLUMNS} FROM rows WHERE job_id = ? AND row_index > ? ORDER BY row_index LIMIT ${PAGE}`),
     cacheGet: db.prepare(`SELECT content, usage FROM call_cache WHERE key = ?`),
     cacheTouch: db.prepare(`UPDATE call_cache SET last_used = ? WHERE key = ?`),
-    cachePut: db.prepare(
-      `INSERT INTO call_cache (key, content, usage, last_used) VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET last_used = excluded.last_used`,
-    ),
+    cacheInsert: db.prepare(`INSERT INTO call_cache (key, content, usage, last_used) VALUES (?, ?, ?, ?) ON CONFLICT (key) DO NOTHING`),
     cacheCount: db.prepare(`SELECT COUNT(*) AS n FROM call_cache`),
     cacheEvict: db.prepare(`DELETE FROM call_cache WHERE key IN (SELECT key FROM call_cache ORDER BY last_used LIMIT ?)`),
     insertKey: db.prepare(
@@ -271,6 +269,27 @@ export function openSqliteStore(file: string): Store {
   /** Recency of cache entries: a counter, so two uses in one millisecond still order. */
   let cacheClock = Date.now() * 1000;
   let cacheEntries: number | undefined;
+  let cacheBound = Number.POSITIVE_INFINITY;
+  const cacheWrites = new Map<string, CachedCall>();
+  let cacheTimer: NodeJS.Timeout | null = null;
+
+  const flushCache = (): void => {
+    cacheTimer = null;
+    if (cacheWrites.size === 0 || !db.open) return;
+    db.transaction(() => {
+      cacheEntries ??= (q.cacheCount.get() as { n: number }).n;
+      for (const [key, value] of cacheWrites) {
+        const added = q.cacheInsert.run(key, value.content, value.usage === null ? null : JSON.stringify(value.usage), ++cacheClock).changes;
+        if (added > 0) cacheEntries++;
+        else q.cacheTouch.run(cacheClock, key);
+      }
+      cacheWrites.clear();
+      if (cacheEntries > cacheBound) {
+        // Evict a little below the bound, so eviction runs once per batch of inserts, not per insert.
+        cacheEntries -= q.cacheEvict.run(cacheEntries - Math.floor(cacheBound * 0.9)).changes;
+      }
+    })();
+  };
 
   const saveRows = db.transaction((jobId: string, rows: readonly RowResult[]) => {
     let added = 0;
@@ -469,20 +488,22 @@ export function openSqliteStore(file: string): Store {
       return { total, rows: rows.map(toResult) };
     },
     async getCachedCall(key) {
+      const waiting = cacheWrites.get(key);
+      if (waiting) return waiting;
       const row = q.cacheGet.get(key) as { content: string; usage: string | null } | undefined;
       if (!row) return undefined;
       q.cacheTouch.run(++cacheClock, key);
       return { content: row.content, usage: row.usage === null ? null : (JSON.parse(row.usage) as CachedCall['usage']) };
     },
     async putCachedCall(key, value, maxEntries) {
-      const added = q.cachePut.run(key, value.content, value.usage === null ? null : JSON.stringify(value.usage), ++cacheClock).changes;
-      cacheEntries ??= (q.cacheCount.get() as { n: number }).n;
-      if (added > 0) cacheEntries++;
-      if (cacheEntries > maxEntries) {
-        // Evict a little below the bound, so eviction runs once per batch of inserts, not per insert.
-        const excess = cacheEntries - Math.floor(maxEntries * 0.9);
-        cacheEntries -= q.cacheEvict.run(excess).changes;
-      }
+      // Written behind, many to a transaction: one commit per reply would cost more than the call saved.
+      cacheWrites.set(key, value);
+      cacheBound = maxEntries;
+      // Never hold back more than a tenth of the bound, so the bound is kept however small it is.
+      if (cacheWrites.size >= Math.min(256, Math.max(1, Math.floor(maxEntries / 10)))) {
+        if (cacheTimer) clearTimeout(cacheTimer);
+        flushCache();
+      } else cacheTimer ??= setTimeout(flushCache, 20);
     },
     async insertApiKey(key) {
       q.insertKey.run(key);
@@ -501,6 +522,8 @@ export function openSqliteStore(file: string): Store {
       return q.anyKey.get() !== undefined;
     },
     async close() {
+      if (cacheTimer) clearTimeout(cacheTimer);
+      flushCache();
       db.close();
     },
   };
