@@ -12,6 +12,9 @@ import { createMetrics, instrumentModel } from './observability/metrics.js';
 import { createModelRegistry } from './providers/registry.js';
 import { openBackend, type Backend } from './runtime/backend.js';
 import { registerHealthRoutes } from './runtime/health.js';
+import { createSecurity } from './runtime/security.js';
+import { createRateLimiter } from './api/rate-limit.js';
+import { checkBind } from './security/bind.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -21,13 +24,25 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function startServer(config: Config): Promise<RunningServer> {
+export interface ServerOptions {
+  /** Where log lines go (default stdout); tests capture them. */
+  logStream?: { write(line: string): void };
+}
+
+export async function startServer(config: Config, opts: ServerOptions = {}): Promise<RunningServer> {
   let app: FastifyInstance | undefined;
   let closing: Promise<void> | undefined;
   const metrics = createMetrics();
   const backend = await openBackend(config, (err, task) => {
     if (!(err instanceof ChunkAbandoned)) app?.log.error({ err, job: task.jobId }, 'chunk task failed');
   });
+  const security = createSecurity(config, backend.store, { serving: true, onSharedChange: () => metrics.resetEndpointSeries() });
+  try {
+    checkBind({ host: config.host, keysExist: await security.keyring.keysExist(), insecureNoAuth: config.insecureNoAuth });
+  } catch (err) {
+    await backend.close();
+    throw err;
+  }
   const models = createModelRegistry(config, {
     timeoutMs: config.providerTimeoutMs,
     maxRetries: config.providerMaxRetries,
@@ -35,6 +50,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     share: () => backend.share(),
     ...(config.cacheEnabled ? { cache: { store: backend.store, maxEntries: config.cacheMaxEntries } } : {}),
     wrap: (model) => instrumentModel(model, metrics),
+    externalFetch: security.guard.fetch,
   });
   const { store, blobs, queue } = backend;
   const engine = createEngine({
@@ -45,17 +61,37 @@ export async function startServer(config: Config): Promise<RunningServer> {
     config,
     log: (level, msg, extra) => app?.log[level](extra ?? {}, msg),
     onRowFinished: metrics.rowFinished,
+    endpointGuard: security.guard,
   });
-  metrics.setSources({ jobsByStatus: () => store.jobCounts(), queueDepth: () => queue.size(), endpoints: () => models.all() });
+  metrics.setSources({
+    jobsByStatus: () => store.jobCounts(),
+    queueDepth: () => queue.size(),
+    endpoints: () => models.all(),
+    endpointLabel: security.endpointLabel,
+  });
   app = await createApp({
     store,
     engine,
-    files: createFileService({ store, blobs }),
+    files: createFileService({ store, blobs, limits: config.limits }),
     signer: createUploadSigner(config.uploadSigningKey, config.uploadUrlTtlSeconds),
     models: config.models,
     publicUrl: config.publicUrl,
     logLevel: config.logLevel,
-    registerExtra: (a) => registerHealthRoutes(a, { ping: backend.ping, metrics, isClosing: () => closing !== undefined }),
+    ...(opts.logStream ? { logStream: opts.logStream } : {}),
+    auth: {
+      keyring: security.keyring,
+      requireKeys: security.requireKeys,
+      rateLimiter: config.rateLimitRpm > 0 ? createRateLimiter({ perMinute: config.rateLimitRpm, burst: config.rateLimitBurst }) : null,
+    },
+    limits: config.limits,
+    requestLog: config.requestLog,
+    registerExtra: (a) =>
+      registerHealthRoutes(a, {
+        ping: backend.ping,
+        metrics,
+        isClosing: () => closing !== undefined,
+        beforeScrape: () => security.keyring.keysExist(),
+      }),
   });
   if (config.serveWorkers) await backend.joinWorkers();
   await engine.start({ consume: config.serveWorkers, resume: backend.shape === 'embedded' });

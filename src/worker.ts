@@ -10,6 +10,7 @@ import { createMetrics, instrumentModel } from './observability/metrics.js';
 import { createModelRegistry } from './providers/registry.js';
 import { openBackend } from './runtime/backend.js';
 import { registerHealthRoutes } from './runtime/health.js';
+import { createSecurity } from './runtime/security.js';
 
 export interface RunningWorker {
   app: FastifyInstance;
@@ -28,6 +29,9 @@ export async function startWorker(config: Config): Promise<RunningWorker> {
   const backend = await openBackend(config, (err, task) => {
     if (!(err instanceof ChunkAbandoned)) app.log.error({ err, job: task.jobId }, 'chunk task failed');
   });
+  // A worker serves no API, but runs jobs: the SSRF guard and coarse metrics labels apply while keys exist.
+  const security = createSecurity(config, backend.store, { serving: false, onSharedChange: () => metrics.resetEndpointSeries() });
+  await security.keyring.keysExist();
   const models = createModelRegistry(config, {
     timeoutMs: config.providerTimeoutMs,
     maxRetries: config.providerMaxRetries,
@@ -35,6 +39,7 @@ export async function startWorker(config: Config): Promise<RunningWorker> {
     share: () => backend.share(),
     ...(config.cacheEnabled ? { cache: { store: backend.store, maxEntries: config.cacheMaxEntries } } : {}),
     wrap: (model) => instrumentModel(model, metrics),
+    externalFetch: security.guard.fetch,
   });
   const engine = createEngine({
     ...backend,
@@ -43,8 +48,13 @@ export async function startWorker(config: Config): Promise<RunningWorker> {
     log: (level, msg, extra) => app.log[level](extra ?? {}, msg),
     onRowFinished: metrics.rowFinished,
   });
-  metrics.setSources({ queueDepth: () => backend.queue.size(), endpoints: () => models.all() });
-  registerHealthRoutes(app, { ping: backend.ping, metrics, isClosing: () => closing !== undefined });
+  metrics.setSources({ queueDepth: () => backend.queue.size(), endpoints: () => models.all(), endpointLabel: security.endpointLabel });
+  registerHealthRoutes(app, {
+    ping: backend.ping,
+    metrics,
+    isClosing: () => closing !== undefined,
+    beforeScrape: () => security.keyring.keysExist(),
+  });
   await backend.joinWorkers();
   await engine.start({ consume: true, resume: false });
   const url = await app.listen({ host: config.host, port: config.port });

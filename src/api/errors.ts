@@ -30,6 +30,9 @@ const FASTIFY_MESSAGES: Record<string, string> = {
 };
 
 export function handleError(err: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) {
+  // A request refused before its body was read (an upload stopped at a bad line or at the size
+  // limit) leaves bytes on the connection that the next request would be parsed after: close it.
+  if (!request.raw.complete) reply.header('connection', 'close');
   if (err instanceof AssayError) {
     if (err.httpStatus >= 500) request.log.error({ err }, 'request failed');
     return sendError(reply, err.httpStatus, err.message, err.param, err.code);

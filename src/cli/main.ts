@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { registerEvalsCommands } from './commands/evals.js';
 import { registerFilesCommands } from './commands/files.js';
+import { registerKeysCommands } from './commands/keys.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerServeCommand } from './commands/serve.js';
 import type { CliIO } from './context.js';
@@ -45,7 +46,7 @@ Examples:
 // Server processes: `serve` and `worker`.
 registerServeCommand(program);
 // Administration.
-// (the `keys` command is registered here)
+registerKeysCommands(program, io);
 // Client commands, against any Together-compatible server.
 registerFilesCommands(program, io);
 registerEvalsCommands(program, io);

@@ -111,6 +111,7 @@ export interface Limits {
   maxRenderChars: number;
 }
 
+/** Literal, so reading the configuration loads no other module; config.test.ts keeps them in step. */
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxBodyBytes: 1024 * 1024,
   maxUploadBytes: 1024 * 1024 * 1024,

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ValidationError } from '../domain/errors.js';
+import { AssayError, ValidationError } from '../domain/errors.js';
 import { DEFAULT_MAX_LINE_BYTES, ingestDataset, MAX_COLUMNS, type IngestOptions } from './ingest.js';
 
 let dir: string;
@@ -43,6 +43,22 @@ async function rejects(
   if (typeof expected.message === 'string') expect(v.message).toBe(expected.message);
   else expect(v.message).toMatch(expected.message);
   expect({ code: v.code, param: v.param, httpStatus: v.httpStatus }).toEqual({ code: expected.code, param: 'file', httpStatus: 400 });
+  expect(await readdir(dir)).toEqual([]);
+}
+
+/** Ingests `content` over its size limit: 413, naming the limit, nothing left behind. */
+async function tooLarge(content: string, opts: IngestOptions & { maxBytes: number }, size?: number): Promise<void> {
+  const err = await ingestDataset(chunks(content, size), dest, opts).then(
+    () => null,
+    (e: unknown) => e as AssayError,
+  );
+  expect(err).toBeInstanceOf(AssayError);
+  expect({ message: err?.message, code: err?.code, param: err?.param, httpStatus: err?.httpStatus }).toEqual({
+    message: `the file is larger than ${opts.maxBytes} bytes (ASSAY_MAX_UPLOAD_BYTES)`,
+    code: 'file_too_large',
+    param: 'file',
+    httpStatus: 413,
+  });
   expect(await readdir(dir)).toEqual([]);
 }
 
@@ -137,10 +153,20 @@ describe('ingestDataset, JSONL', () => {
     await rejects(content, jsonl, { message: 'line 1 is longer than 16777216 bytes', code: 'line_too_long' }, 65_536);
   });
 
-  it('rejects a file over the size limit', async () => {
+  it('rejects a file over the size limit with 413', async () => {
     const content = '{"a":1}\n'.repeat(10);
-    await rejects(content, { ...jsonl, maxBytes: 79 }, { message: 'the file is larger than 79 bytes', code: 'file_too_large' }, 7);
+    await tooLarge(content, { ...jsonl, maxBytes: 79 }, 7);
     expect((await ingestDataset(chunks(content), dest, { ...jsonl, maxBytes: 80 })).bytes).toBe(80);
+  });
+
+  it('rejects rows past the row limit and rows nested past the depth limit, naming the line', async () => {
+    const rows = '{"a":1}\n'.repeat(5);
+    await rejects(rows, { ...jsonl, maxRows: 4 }, { message: 'line 5 brings the dataset to more than 4 rows (ASSAY_MAX_ROWS)', code: 'too_many_rows' }, 3);
+    const deep = (n: number) => `{"a":${'['.repeat(n - 1)}${']'.repeat(n - 1)}}`;
+    const content = `{"a":1}\n${deep(64)}\n${deep(65)}\n`;
+    await rejects(content, { ...jsonl, maxDepth: 64 }, { message: 'line 3 nests deeper than 64 levels (ASSAY_MAX_JSON_DEPTH)', code: 'json_too_deep' });
+    await rejects(`{"a":1}\n${deep(100_000)}\n`, { ...jsonl, maxDepth: 64 }, { message: /^line 2 nests deeper/, code: 'json_too_deep' });
+    expect((await ingestDataset(chunks(rows), dest, { ...jsonl, maxRows: 5 })).lineCount).toBe(5);
   });
 
   it('rejects rows whose keys add up to too many columns', async () => {
@@ -167,7 +193,7 @@ describe('ingestDataset, JSONL', () => {
   });
 
   it('stores anything when validation is off, counting lines', async () => {
-    await rejects('x'.repeat(10), { ...jsonl, validate: false, maxBytes: 5 }, { message: 'the file is larger than 5 bytes', code: 'file_too_large' });
+    await tooLarge('x'.repeat(10), { ...jsonl, validate: false, maxBytes: 5 });
     const summary = await ingestDataset(chunks('not json\n\n[1]\nlast', 3), dest, { ...jsonl, validate: false });
     expect(summary).toMatchObject({ lineCount: 4, columns: [] });
     expect((await ingestDataset(chunks(''), join(dir, 'f2'), { ...jsonl, validate: false })).lineCount).toBe(0);
@@ -175,6 +201,12 @@ describe('ingestDataset, JSONL', () => {
 });
 
 describe('ingestDataset, CSV', () => {
+  it('rejects records past the row limit, naming the line', async () => {
+    const content = 'a,b\n1,2\n3,4\n5,6\n';
+    await rejects(content, { ...csv, maxRows: 2 }, { message: 'line 4 brings the dataset to more than 2 rows (ASSAY_MAX_ROWS)', code: 'too_many_rows' }, 5);
+    expect((await ingestDataset(chunks(content), dest, { ...csv, maxRows: 3 })).lineCount).toBe(3);
+  });
+
   it('stores a valid file with quoted commas, quotes and newlines in fields', async () => {
     const content = '\ufeffprompt,answer,category\r\n"Hi, you","He said ""no""",a\r\n"two\nlines",plain,b\r\n,,\r\n';
     const summary = await ingestDataset(chunks(content), dest, csv);

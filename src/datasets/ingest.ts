@@ -9,7 +9,8 @@ import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { CsvRows } from './csv.js';
 import { jsonlLines, JsonlRows } from './jsonl.js';
-import { fileError, LineCounter, toBuffer } from './lines.js';
+import { fileError, fileTooLarge, LineCounter, toBuffer } from './lines.js';
+import { nestsDeeperThan } from '../domain/json-depth.js';
 
 export type DatasetFormat = 'jsonl' | 'csv';
 
@@ -30,6 +31,10 @@ export interface IngestOptions {
   maxBytes?: number;
   /** Reject lines (CSV: records) longer than this. Default 16 MiB. */
   maxLineBytes?: number;
+  /** Reject datasets with more rows than this. Default: no limit. */
+  maxRows?: number;
+  /** Reject JSONL rows nesting deeper than this many levels. Default: no limit. */
+  maxDepth?: number;
   /** Default true. False stores the bytes and counts lines only, for files that are not datasets. */
   validate?: boolean;
 }
@@ -58,6 +63,7 @@ export async function ingestDataset(
 ): Promise<IngestSummary> {
   const maxBytes = opts.maxBytes ?? Number.POSITIVE_INFINITY;
   const maxLineBytes = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+  const limits: RowLimits = { maxRows: opts.maxRows ?? Number.POSITIVE_INFINITY, maxDepth: opts.maxDepth ?? Number.POSITIVE_INFINITY };
   const tempPath = join(dirname(destPath), `.${basename(destPath)}.${randomBytes(6).toString('hex')}.tmp`);
   // Until the first read, nothing listens for a source stream's errors: keep one from crashing.
   const emitter = 'on' in source && typeof source.on === 'function' ? source : null;
@@ -76,7 +82,7 @@ export async function ingestDataset(
       for await (const chunk of source as AsyncIterable<Uint8Array | string>) {
         const buf = toBuffer(chunk);
         bytes += buf.length;
-        if (bytes > maxBytes) throw fileError(`the file is larger than ${maxBytes} bytes`, 'file_too_large');
+        if (bytes > maxBytes) throw fileTooLarge(maxBytes);
         hash.update(buf);
         // The write overlaps the validation of the same chunk.
         const written = writeAll(file, buf);
@@ -91,8 +97,8 @@ export async function ingestDataset(
 
     let shape: Shape;
     if (opts.validate === false) shape = await countLines(stored());
-    else if (opts.format === 'jsonl') shape = await checkJsonl(stored(), maxLineBytes);
-    else shape = await checkCsv(stored(), maxLineBytes);
+    else if (opts.format === 'jsonl') shape = await checkJsonl(stored(), maxLineBytes, limits);
+    else shape = await checkCsv(stored(), maxLineBytes, limits);
 
     await file.sync();
     fileOpen = false;
@@ -116,13 +122,28 @@ async function writeAll(file: FileHandle, buf: Buffer): Promise<void> {
   }
 }
 
-async function checkJsonl(chunks: Chunks, maxLineBytes: number): Promise<Shape> {
+interface RowLimits {
+  maxRows: number;
+  maxDepth: number;
+}
+
+function tooManyRows(lineNumber: number, maxRows: number) {
+  return fileError(`line ${lineNumber} brings the dataset to more than ${maxRows} rows (ASSAY_MAX_ROWS)`, 'too_many_rows');
+}
+
+async function checkJsonl(chunks: Chunks, maxLineBytes: number, limits: RowLimits): Promise<Shape> {
   const rows = new JsonlRows();
   const columns = new Set<string>();
   for await (const batch of jsonlLines(chunks, maxLineBytes)) {
     for (const { bytes, number } of batch) {
       if (!rows.isRow(bytes, number)) continue;
-      for (const key of Object.keys(rows.parse(bytes, number))) {
+      if (rows.rowCount > limits.maxRows) throw tooManyRows(number, limits.maxRows);
+      const row = rows.parse(bytes, number);
+      // Nesting d levels takes at least 2d bytes, so short rows need no walk.
+      if (bytes.length > 2 * limits.maxDepth && nestsDeeperThan(row, limits.maxDepth)) {
+        throw fileError(`line ${number} nests deeper than ${limits.maxDepth} levels (ASSAY_MAX_JSON_DEPTH)`, 'json_too_deep');
+      }
+      for (const key of Object.keys(row)) {
         if (columns.has(key)) continue;
         columns.add(key);
         if (columns.size > MAX_COLUMNS) {
@@ -135,10 +156,19 @@ async function checkJsonl(chunks: Chunks, maxLineBytes: number): Promise<Shape> 
   return { lineCount: rows.rowCount, columns: [...columns] };
 }
 
-async function checkCsv(chunks: Chunks, maxLineBytes: number): Promise<Shape> {
+async function checkCsv(chunks: Chunks, maxLineBytes: number, limits: RowLimits): Promise<Shape> {
   const csv = new CsvRows({ maxRecordBytes: maxLineBytes });
-  for await (const chunk of chunks) csv.push(chunk, noop);
-  csv.end(noop);
+  // The parser calls back inside its own loop, so a row too many is noted there and refused after.
+  let overLine = 0;
+  const onRecord = (_fields: string[], line: number) => {
+    if (overLine === 0 && csv.rowCount > limits.maxRows) overLine = line;
+  };
+  for await (const chunk of chunks) {
+    csv.push(chunk, onRecord);
+    if (overLine !== 0) throw tooManyRows(overLine, limits.maxRows);
+  }
+  csv.end(onRecord);
+  if (overLine !== 0) throw tooManyRows(overLine, limits.maxRows);
   return { lineCount: csv.rowCount, columns: csv.columns ?? [] };
 }
 

@@ -5,7 +5,7 @@
  * chunks is copied, and nothing much longer than `maxLineBytes` is ever held.
  */
 import { isUtf8 } from 'node:buffer';
-import { ValidationError } from '../domain/errors.js';
+import { AssayError, ValidationError } from '../domain/errors.js';
 
 /** One line of a file, without its terminator. `bytes` may be a view into the source chunk. */
 export interface Line {
@@ -31,6 +31,11 @@ const CR = 0x0d;
 /** A rejected upload or stored file: every dataset error names the `file` parameter. */
 export function fileError(message: string, code: string): ValidationError {
   return new ValidationError(message, 'file', code);
+}
+
+/** An upload over the size limit: 413, like a request body that is too large. */
+export function fileTooLarge(maxBytes: number): AssayError {
+  return new AssayError(`the file is larger than ${maxBytes} bytes (ASSAY_MAX_UPLOAD_BYTES)`, { code: 'file_too_large', httpStatus: 413, param: 'file' });
 }
 
 export function lineTooLong(lineNumber: number, maxLineBytes: number): ValidationError {

@@ -50,7 +50,25 @@ function formatOf(fileType: string | undefined, filename: string): FileFormat {
   return 'jsonl';
 }
 
-export function createFileService(deps: { store: Store; blobs: BlobStore; maxUploadBytes?: number }): FileService {
+/** What an upload may be (see Config.limits); each is unlimited when left out. */
+export interface UploadLimits {
+  maxUploadBytes?: number;
+  maxLineBytes?: number;
+  maxRows?: number;
+  maxJsonDepth?: number;
+}
+
+/** Longest stored file name, in characters; longer names are cut. */
+const MAX_FILENAME_CHARS = 255;
+
+export function createFileService(deps: { store: Store; blobs: BlobStore; limits?: UploadLimits }): FileService {
+  const limits = deps.limits ?? {};
+  const ingestLimits = {
+    ...(limits.maxUploadBytes !== undefined ? { maxBytes: limits.maxUploadBytes } : {}),
+    ...(limits.maxLineBytes !== undefined ? { maxLineBytes: limits.maxLineBytes } : {}),
+    ...(limits.maxRows !== undefined ? { maxRows: limits.maxRows } : {}),
+    ...(limits.maxJsonDepth !== undefined ? { maxDepth: limits.maxJsonDepth } : {}),
+  };
   const { store, blobs } = deps;
   const receiving = new Set<string>();
 
@@ -64,11 +82,14 @@ export function createFileService(deps: { store: Store; blobs: BlobStore; maxUpl
   async function announce(req: FileAnnouncement): Promise<FileRecord> {
     const purpose = checkPurpose(req.purpose);
     // The TS SDK sends the caller's path as file_name; only its last part is the name.
-    const filename =
-      path
-        .basename((req.filename ?? '').replace(/\\/g, '/'))
-        // Control characters have no business in a name that ends up in headers and listings.
-        .replace(/[\u0000-\u001f\u007f]/g, '_') || 'upload.jsonl';
+    const base = path
+      .basename((req.filename ?? '').replace(/\\/g, '/'))
+      // Control characters have no business in a name that ends up in headers and listings.
+      .replace(/[\u0000-\u001f\u007f]/g, '_')
+      // Half a surrogate pair (JSON can carry one) is no character: every store and header agrees on U+FFFD.
+      .replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
+    // Cut by code points, so no character is split in two.
+    const filename = Array.from(base).slice(0, MAX_FILENAME_CHARS).join('') || 'upload.jsonl';
     const file: FileRecord = {
       id: newFileId(),
       ownerId: req.ownerId,
@@ -93,10 +114,7 @@ export function createFileService(deps: { store: Store; blobs: BlobStore; maxUpl
     }
     receiving.add(id);
     try {
-      const summary = await ingestDataset(source, blobs.stagingPath(id), {
-        format: file.format,
-        ...(deps.maxUploadBytes !== undefined ? { maxBytes: deps.maxUploadBytes } : {}),
-      });
+      const summary = await ingestDataset(source, blobs.stagingPath(id), { format: file.format, ...ingestLimits });
       try {
         await blobs.commit(id);
       } catch (err) {

@@ -13,6 +13,11 @@ export interface MetricsSources {
   queueDepth?: () => Promise<number>;
   /** The model endpoints this process calls, for their scheduler state. */
   endpoints?: () => readonly ChatModel[];
+  /**
+   * The label an endpoint is shown under (default: its own, `model at base URL`). A server shared
+   * by several API key owners shows coarse labels, so metrics tell no one about others' models.
+   */
+  endpointLabel?: (label: string) => string;
 }
 
 export interface Metrics {
@@ -20,12 +25,15 @@ export interface Metrics {
   rowFinished(outcome: RowResult['outcome']): void;
   providerCall(endpoint: string, seconds: number, result: 'ok' | 'error', attempts: number): void;
   setSources(sources: MetricsSources): void;
+  /** Forgets the per-endpoint series recorded so far (when endpoint labels change meaning). */
+  resetEndpointSeries(): void;
 }
 
 export function createMetrics(): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   let sources: MetricsSources = {};
+  const labelOf = (label: string) => sources.endpointLabel?.(label) ?? label;
 
   const rows = new Counter({ name: 'assay_rows_total', help: 'Rows finished, by outcome', labelNames: ['outcome'], registers: [registry] });
   const latency = new Histogram({
@@ -43,7 +51,12 @@ export function createMetrics(): Metrics {
     registers: [registry],
     collect() {
       this.reset();
-      for (const model of sources.endpoints?.() ?? []) this.set({ endpoint: model.label }, model.state().rateLimited429s);
+      const totals = new Map<string, number>();
+      for (const model of sources.endpoints?.() ?? []) {
+        const label = labelOf(model.label);
+        totals.set(label, (totals.get(label) ?? 0) + model.state().rateLimited429s);
+      }
+      for (const [endpoint, n] of totals) this.set({ endpoint }, n);
     },
   });
   new Gauge({
@@ -53,7 +66,12 @@ export function createMetrics(): Metrics {
     registers: [registry],
     collect() {
       this.reset();
-      for (const model of sources.endpoints?.() ?? []) this.set({ endpoint: model.label }, model.state().limit);
+      const totals = new Map<string, number>();
+      for (const model of sources.endpoints?.() ?? []) {
+        const label = labelOf(model.label);
+        totals.set(label, (totals.get(label) ?? 0) + model.state().limit);
+      }
+      for (const [endpoint, n] of totals) this.set({ endpoint }, n);
     },
   });
   new Gauge({
@@ -79,12 +97,17 @@ export function createMetrics(): Metrics {
   return {
     registry,
     rowFinished: (outcome) => rows.inc({ outcome }),
-    providerCall(endpoint, seconds, result, attempts) {
+    providerCall(model, seconds, result, attempts) {
+      const endpoint = labelOf(model);
       latency.observe({ endpoint, result }, seconds);
       if (attempts > 1) retries.inc({ endpoint }, attempts - 1);
     },
     setSources(next) {
       sources = next;
+    },
+    resetEndpointSeries() {
+      latency.reset();
+      retries.reset();
     },
   };
 }

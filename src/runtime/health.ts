@@ -2,7 +2,16 @@
 import type { FastifyInstance } from 'fastify';
 import type { Metrics } from '../observability/metrics.js';
 
-export function registerHealthRoutes(app: FastifyInstance, deps: { ping: () => Promise<void>; metrics: Metrics; isClosing: () => boolean }): void {
+export interface HealthDeps {
+  ping: () => Promise<void>;
+  metrics: Metrics;
+  isClosing: () => boolean;
+  /** Runs before each scrape (e.g. to learn whether API keys exist, which decides endpoint labels). */
+  beforeScrape?: () => Promise<unknown>;
+}
+
+/** Public routes: they say whether the process is up and how much work it has, never whose work. */
+export function registerHealthRoutes(app: FastifyInstance, deps: HealthDeps): void {
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     if (deps.isClosing()) return reply.code(503).send({ status: 'closing' });
@@ -14,6 +23,7 @@ export function registerHealthRoutes(app: FastifyInstance, deps: { ping: () => P
     }
   });
   app.get('/metrics', async (_request, reply) => {
+    await deps.beforeScrape?.();
     reply.header('content-type', deps.metrics.registry.contentType);
     return deps.metrics.registry.metrics();
   });

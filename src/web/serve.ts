@@ -1,6 +1,7 @@
 /**
  * Serves the web UI from the same server as the API: `GET /` is the page, `GET /ui/*` its assets
- * (`/ui/client/*.js` the compiled client, everything else from the static folder).
+ * (`/ui/client/*.js` the compiled client, everything else from the static folder), and
+ * `GET /docs` the API reference (`static/docs.html` with the compiled `client/docs.js`).
  *
  * Assets are looked up beside this module: `dist/web/static` and `dist/web/client` after
  * `npm run build`. When the server runs from source (tests), the static folder is the source one
@@ -90,7 +91,10 @@ async function sendFile(request: FastifyRequest, reply: FastifyReply, file: stri
 const NOT_BUILT = `<!doctype html><meta charset="utf-8"><title>assay</title>
 <p>The assay web UI has not been built. Run <code>npm run build</code> and reload.</p>`;
 
-/** `GET /` and `GET /ui/*`; public, since the page itself holds no data (the API asks for a key). */
+/**
+ * `GET /`, `GET /ui/*` and the API reference `GET /docs`; public, since the pages hold no data
+ * (the API asks for a key).
+ */
 export function registerWebRoutes(app: FastifyInstance, assets: WebAssets = locateWebAssets()): void {
   const page = async (request: FastifyRequest, reply: FastifyReply) => {
     reply.header('content-security-policy', CSP).header('x-frame-options', 'DENY');
@@ -101,6 +105,11 @@ export function registerWebRoutes(app: FastifyInstance, assets: WebAssets = loca
   };
   app.get('/', { config: { public: true } }, page);
   app.get('/ui', { config: { public: true } }, (_request, reply) => reply.redirect('/'));
+  // The API reference: a static page whose script renders GET /v1/openapi.json.
+  app.get('/docs', { config: { public: true } }, (request, reply) => {
+    reply.header('content-security-policy', CSP).header('x-frame-options', 'DENY');
+    return sendFile(request, reply, join(assets.staticDir, 'docs.html'));
+  });
 
   app.get<{ Params: { '*': string } }>('/ui/*', { config: { public: true } }, async (request, reply) => {
     const path = request.params['*'];

@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { loadConfig, type Config } from '../../src/config/config.js';
+import { issueApiKey } from '../../src/security/api-keys.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import {
   jsonReply,
@@ -56,13 +57,8 @@ export interface UploadedFile {
   [key: string]: unknown;
 }
 
-export interface Harness {
-  /** Origin of the server, e.g. `http://127.0.0.1:41234`. */
-  url: string;
-  dataDir: string;
-  fake: FakeProvider;
-  server: RunningServer;
-  config: Config;
+/** The calls a test makes as one caller (with one API key, or none). */
+export interface HarnessClient {
   request(method: string, path: string, opts?: RequestOptions): Promise<ApiResponse>;
   /** Direct multipart `POST /v1/files/upload`; fails the test unless it answers 200. */
   upload(content: string, filename?: string): Promise<UploadedFile>;
@@ -71,6 +67,19 @@ export interface Harness {
   createJob(body: unknown): Promise<string>;
   /** Polls `GET /v1/evaluation/{id}` until the job is in a terminal status, and returns it. */
   waitForJob(id: string, timeoutMs?: number): Promise<Job>;
+}
+
+export interface Harness extends HarnessClient {
+  /** Origin of the server, e.g. `http://127.0.0.1:41234`. */
+  url: string;
+  dataDir: string;
+  fake: FakeProvider;
+  server: RunningServer;
+  config: Config;
+  /** Makes an API key for `owner` in the server's store (as `assay keys create` does). */
+  createKey(owner: string): Promise<{ id: string; key: string }>;
+  /** The same calls, sent with `Authorization: Bearer <key>`. */
+  as(key: string): HarnessClient;
   close(): Promise<void>;
 }
 
@@ -138,6 +147,8 @@ export function scriptedJudge(req: FakeChatRequest): FakeReply {
 export interface HarnessOptions {
   fake?: FakeProviderOptions;
   config?: Partial<Config>;
+  /** Where the server's log lines go (default: stdout, at `warn` unless config.logLevel says otherwise). */
+  logStream?: { write(line: string): void };
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
@@ -158,29 +169,53 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   );
   let server: RunningServer;
   try {
-    server = await startServer(config);
+    server = await startServer(config, opts.logStream ? { logStream: opts.logStream } : {});
   } catch (err) {
     await fake.close();
     await rm(dataDir, { recursive: true, force: true });
     throw err;
   }
   const url = server.url;
-  const call = (method: string, path: string, o?: RequestOptions) => request(url, method, path, o);
 
-  const upload = async (content: string, filename = 'data.jsonl'): Promise<UploadedFile> => {
-    const form = new FormData();
-    form.append('purpose', 'eval');
-    form.append('file_name', filename);
-    form.append('file', new Blob([content]), filename);
-    const res = await call('POST', '/v1/files/upload', { body: form });
-    expect(res.status, res.text).toBe(200);
-    return res.body as UploadedFile;
-  };
+  const clientFor = (headers: Record<string, string>): HarnessClient => {
+    const call = (method: string, path: string, o: RequestOptions = {}) => request(url, method, path, { ...o, headers: { ...headers, ...o.headers } });
 
-  const getJob = async (id: string): Promise<Job> => {
-    const res = await call('GET', `/v1/evaluation/${id}`);
-    expect(res.status, res.text).toBe(200);
-    return res.body as Job;
+    const upload = async (content: string, filename = 'data.jsonl'): Promise<UploadedFile> => {
+      const form = new FormData();
+      form.append('purpose', 'eval');
+      form.append('file_name', filename);
+      form.append('file', new Blob([content]), filename);
+      const res = await call('POST', '/v1/files/upload', { body: form });
+      expect(res.status, res.text).toBe(200);
+      return res.body as UploadedFile;
+    };
+
+    const getJob = async (id: string): Promise<Job> => {
+      const res = await call('GET', `/v1/evaluation/${id}`);
+      expect(res.status, res.text).toBe(200);
+      return res.body as Job;
+    };
+
+    return {
+      request: call,
+      upload,
+      uploadJsonl: (rows, filename) => upload(jsonl(rows), filename),
+      async createJob(body) {
+        const res = await call('POST', '/v1/evaluation', { json: body });
+        expect(res.status, res.text).toBe(200);
+        const created = res.body as { workflow_id: string; status: string };
+        expect(created.status).toBe('pending');
+        return created.workflow_id;
+      },
+      waitForJob: (id, timeoutMs = 15_000) =>
+        waitFor(
+          async () => {
+            const job = await getJob(id);
+            return TERMINAL.has(job.status) && job;
+          },
+          { what: `job ${id} to finish`, timeoutMs, intervalMs: 20 },
+        ),
+    };
   };
 
   let closed = false;
@@ -190,24 +225,12 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     fake,
     server,
     config,
-    request: call,
-    upload,
-    uploadJsonl: (rows, filename) => upload(jsonl(rows), filename),
-    async createJob(body) {
-      const res = await call('POST', '/v1/evaluation', { json: body });
-      expect(res.status, res.text).toBe(200);
-      const created = res.body as { workflow_id: string; status: string };
-      expect(created.status).toBe('pending');
-      return created.workflow_id;
+    ...clientFor({}),
+    as: (key) => clientFor({ authorization: `Bearer ${key}` }),
+    async createKey(owner) {
+      const { key, record } = await issueApiKey(server.backend.store, owner);
+      return { id: record.id, key };
     },
-    waitForJob: (id, timeoutMs = 15_000) =>
-      waitFor(
-        async () => {
-          const job = await getJob(id);
-          return TERMINAL.has(job.status) && job;
-        },
-        { what: `job ${id} to finish`, timeoutMs, intervalMs: 20 },
-      ),
     async close() {
       if (closed) return;
       closed = true;

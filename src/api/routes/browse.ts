@@ -8,18 +8,19 @@ import { NotFoundError, ValidationError } from '../../domain/errors.js';
 import type { JobSpec, RowResult } from '../../domain/types.js';
 import type { RowQuery, Store } from '../../engine/contracts.js';
 import type { FileService } from '../../engine/file-service.js';
+import type { Limits } from '../../config/config.js';
 import { compileTemplate } from '../../templates/index.js';
 
 interface Deps {
   store: Store;
   files: FileService;
+  limits: Pick<Limits, 'maxTemplateChars' | 'maxRenderSteps' | 'maxRenderChars'>;
 }
 
 export const MAX_ROWS_PAGE = 500;
 export const DEFAULT_ROWS_PAGE = 50;
 export const MAX_PREVIEW_ROWS = 100;
 const MAX_SEARCH_CHARS = 500;
-const MAX_TEMPLATE_CHARS = 200_000;
 
 const OUTCOMES = ['ok', 'invalid', 'failed', 'generation_failed', 'judge_failed'] as const;
 const WINNERS = ['A', 'B', 'Tie'] as const;
@@ -114,7 +115,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 export function registerBrowseRoutes(app: FastifyInstance, deps: Deps): void {
-  const { store, files } = deps;
+  const { store, files, limits } = deps;
 
   app.get<{ Params: { id: string } }>('/v1/evaluation/:id/rows', async (request) => {
     const job = await store.getJob(request.params.id);
@@ -136,9 +137,11 @@ export function registerBrowseRoutes(app: FastifyInstance, deps: Deps): void {
     if (!isRecord(body)) throw new ValidationError('the request body must be a JSON object with "template" and "row"', null);
     const { template, row } = body;
     if (typeof template !== 'string') throw new ValidationError('template must be a string', 'template');
-    if (template.length > MAX_TEMPLATE_CHARS) throw new ValidationError(`template must be at most ${MAX_TEMPLATE_CHARS} characters`, 'template');
+    if (template.length > limits.maxTemplateChars) {
+      throw new ValidationError(`template must be at most ${limits.maxTemplateChars} characters`, 'template', 'template_too_large');
+    }
     if (row !== undefined && !isRecord(row)) throw new ValidationError('row must be an object of column values', 'row');
-    const compiled = compileTemplate(template, 'template');
+    const compiled = compileTemplate(template, 'template', { maxSteps: limits.maxRenderSteps, maxOutputChars: limits.maxRenderChars });
     return { rendered: compiled.render(row ?? {}), variables: [...compiled.variables] };
   });
 }

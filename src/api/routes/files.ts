@@ -103,10 +103,11 @@ export function registerFileRoutes(app: FastifyInstance, deps: Deps): void {
         }
         const body = (request.body as Readable | undefined) ?? request.raw;
         try {
-          await files.receive(id, body);
+          // Not destroyed when ingest stops early, so the rest can still be read and discarded.
+          await files.receive(id, { [Symbol.asyncIterator]: () => body.iterator({ destroyOnReturn: false }) });
         } catch (err) {
           // Read and discard the rest so the client sees the answer rather than a reset connection.
-          request.raw.resume();
+          body.resume();
           throw err;
         }
         return reply.send({ id, object: 'file', status: 'uploaded' });

@@ -8,6 +8,7 @@ interface NodeOptions {
   dataDir?: string;
   database?: string;
   workers?: boolean;
+  insecureNoAuth?: boolean;
 }
 
 function configFrom(opts: NodeOptions, defaults: Record<string, string> = {}) {
@@ -19,6 +20,7 @@ function configFrom(opts: NodeOptions, defaults: Record<string, string> = {}) {
     ...(opts.dataDir ? { ASSAY_DATA_DIR: opts.dataDir } : {}),
     ...(opts.database ? { ASSAY_DATABASE_URL: opts.database } : {}),
     ...(opts.workers === false ? { ASSAY_SERVE_WORKERS: 'false' } : {}),
+    ...(opts.insecureNoAuth ? { ASSAY_INSECURE_NO_AUTH: 'true' } : {}),
   });
 }
 
@@ -47,6 +49,10 @@ export function registerServeCommand(program: Command): void {
     .option('--data-dir <dir>', 'where the database and files live (env ASSAY_DATA_DIR, default ./.assay)')
     .option('--database <url>', 'PostgreSQL URL for the distributed shape (env ASSAY_DATABASE_URL); default: embedded SQLite')
     .option('--no-workers', 'do not run evaluation workers in this process (distributed API node)')
+    .option(
+      '--insecure-no-auth',
+      'listen on a non-loopback address although no API key exists (env ASSAY_INSECURE_NO_AUTH); only behind something that authenticates callers',
+    )
     .addHelpText(
       'after',
       '\nExamples:\n  $ assay serve\n  $ ASSAY_PROVIDER_BASE_URL=http://127.0.0.1:11434/v1 assay serve --port 9000 --data-dir /var/lib/assay\n' +

@@ -1,0 +1,60 @@
+/**
+ * The SSRF guard at connection time: a `fetch` for user-supplied model endpoints whose every
+ * connection (the first one and any a redirect leads to) is checked against the guard's policy.
+ * Names are checked on the addresses they resolve to when the connection is made, so a name that
+ * resolved to a public address when the job was created and to a private one now is refused; IP
+ * literals, which need no lookup, are checked as they are.
+ *
+ * The guard is on only while `active()` says so (assay turns it on while API keys exist); a
+ * single-user server reaches loopback model servers as before.
+ */
+import { isIP } from 'node:net';
+import { Agent, buildConnector, fetch as undiciFetch } from 'undici';
+import { forbiddenReason, guardedLookup, type SsrfPolicy } from './ssrf.js';
+
+export const SSRF_ERROR_CODE = 'EASSAYSSRF';
+
+function refused(host: string, why: string): NodeJS.ErrnoException {
+  const error = new Error(`connection to ${host} refused: ${why} address`) as NodeJS.ErrnoException;
+  error.code = SSRF_ERROR_CODE;
+  return error;
+}
+
+/** The guard's refusal when `err` is one or was caused by one (fetch wraps it twice), else null. */
+export function ssrfRefusal(err: unknown): Error | null {
+  for (let e = err, depth = 0; e !== null && typeof e === 'object' && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    if ((e as { code?: unknown }).code === SSRF_ERROR_CODE && e instanceof Error) return e;
+  }
+  return null;
+}
+
+/** A connector that refuses forbidden addresses while the guard is active. */
+export function guardedConnector(policy: SsrfPolicy, active: () => Promise<boolean>): buildConnector.connector {
+  const plain = buildConnector({});
+  const guarded = buildConnector({ lookup: guardedLookup(policy) });
+  return (options, callback) => {
+    active().then(
+      (on) => {
+        if (!on) return plain(options, callback);
+        const host = options.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+        if (isIP(host) !== 0 && !policy.allow.includes(host)) {
+          const why = forbiddenReason(host, policy);
+          if (why !== null) return callback(refused(host, why), null);
+        }
+        guarded(options, callback);
+      },
+      (err: unknown) => callback(err instanceof Error ? err : new Error(String(err)), null),
+    );
+  };
+}
+
+/**
+ * A `fetch` whose connections pass the guard. Give it to the model client for endpoints a user
+ * named; the server's own configured provider does not need it.
+ */
+export function createGuardedFetch(policy: SsrfPolicy, active: () => Promise<boolean>): typeof fetch {
+  const agent = new Agent({ connect: guardedConnector(policy, active) });
+  const guardedFetch = (input: Parameters<typeof fetch>[0], init?: RequestInit) =>
+    undiciFetch(input as Parameters<typeof undiciFetch>[0], { ...(init as Parameters<typeof undiciFetch>[1]), dispatcher: agent });
+  return guardedFetch as unknown as typeof fetch;
+}
