@@ -181,7 +181,7 @@ export function createEngine(deps: EngineDeps): Engine {
     } else if (spec.target.kind === 'generate') {
       generators.target = bind(spec.target.generator, secrets);
     }
-    const ctx: RowContext = { jobId: job.id, spec, compiled, judge: bind(spec.judge, secrets), generators, signal: abort.signal };
+    const ctx: RowContext = { jobId: job.id, ownerId: job.ownerId, spec, compiled, judge: bind(spec.judge, secrets), generators, signal: abort.signal };
     const endpoints = [ctx.judge, ...Object.values(generators)].map((b) => b.model);
     const progress = createProgress(job.rowCount, await store.rowCounts(job.id), endpoints);
     const watch = setInterval(() => {

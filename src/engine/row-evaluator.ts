@@ -22,6 +22,8 @@ export interface BoundModel {
 
 export interface RowContext {
   jobId: string;
+  /** The job's owner: the scope of its cached calls. */
+  ownerId: string;
   spec: JobSpec;
   compiled: CompiledJob;
   judge: BoundModel;
@@ -87,6 +89,7 @@ async function call(
         signal: perCall.signal,
         owner: ctx.jobId,
         cache: ctx.spec.useCache !== false,
+        cacheScope: ctx.ownerId,
       });
     } finally {
       ctx.signal.removeEventListener('abort', onAbort);

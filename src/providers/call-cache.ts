@@ -18,9 +18,20 @@ export interface CallCacheStore {
   putCachedCall(key: string, value: CachedCall, maxEntries: number): Promise<void>;
 }
 
-/** The cache key: a hash of everything that decides the reply, and nothing that does not (the API key). */
+/**
+ * The cache key: a hash of everything that decides the reply, plus the owner it belongs to, so one
+ * tenant never reads another's replies (nor learns what another asked). The endpoint's identity
+ * includes a hash of its API key, so a reply paid for with one token is not served to another.
+ */
 export function callKey(endpoint: string, request: ChatRequest): string {
-  const content = JSON.stringify([endpoint, request.messages, request.maxTokens, request.temperature, request.responseFormat ?? null]);
+  const content = JSON.stringify([
+    request.cacheScope ?? '',
+    endpoint,
+    request.messages,
+    request.maxTokens,
+    request.temperature,
+    request.responseFormat ?? null,
+  ]);
   return createHash('sha256').update(content).digest('hex');
 }
 

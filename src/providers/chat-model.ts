@@ -22,6 +22,8 @@ export interface ChatRequest {
   owner?: string;
   /** False skips the shared call cache for this call (a job that opted out). Default true. */
   cache?: boolean;
+  /** Whose cache entries the call may use (the job's owner): tenants never share replies. */
+  cacheScope?: string;
 }
 
 export interface TokenUsage {

@@ -3,7 +3,7 @@ import { ProviderError } from '../domain/errors.js';
 import { startFakeProvider, type FakeProvider, type FakeProviderOptions } from '../testing/fake-provider.js';
 import type { ChatModel, ChatRequest } from './chat-model.js';
 import { DEFAULT_ENDPOINT_LIMITS, type ResolvedEndpointLimits } from './endpoint-limits.js';
-import { createOpenAIChatModel } from './openai-chat-model.js';
+import { classifyError, createOpenAIChatModel, withoutSecret } from './openai-chat-model.js';
 import { seededRandom } from './retry.js';
 
 const started: FakeProvider[] = [];
@@ -171,5 +171,23 @@ describe('OpenAI-compatible chat model: retries and scheduling', () => {
     expect(await model.complete(ask('hi', { responseFormat: format }))).toMatchObject({ content: '{"score": 3}', attempts: 2 });
     expect(await model.complete(ask('again', { responseFormat: format }))).toMatchObject({ attempts: 1 });
     expect(fake.stats().total).toBe(3);
+  });
+});
+
+describe('errors that must not leak or linger', () => {
+  it('cuts a key the server quoted back out of the message', () => {
+    const err = new ProviderError('m at u: HTTP 401: Incorrect API key provided: sk-abcdef123. Again: sk-abcdef123', { kind: 'auth', status: 401 });
+    const clean = withoutSecret(err, 'sk-abcdef123');
+    expect(clean.message).toBe('m at u: HTTP 401: Incorrect API key provided: [redacted]. Again: [redacted]');
+    expect({ kind: clean.kind, status: clean.status }).toEqual({ kind: 'auth', status: 401 });
+    expect(withoutSecret(err, null)).toBe(err);
+  });
+
+  it('classifies a connection the SSRF guard refused as final, with the reason', () => {
+    const refusal = Object.assign(new Error('connection to 127.0.0.1 refused: loopback address'), { code: 'EASSAYSSRF' });
+    const err = classifyError(new TypeError('fetch failed', { cause: refusal }), 'm at http://x/v1');
+    expect(err.kind).toBe('forbidden_address');
+    expect(err.retryable).toBe(false);
+    expect(err.message).toMatch(/^m at http:\/\/x\/v1: connection to 127\.0\.0\.1 refused: loopback address/);
   });
 });

@@ -11,7 +11,7 @@ import type { Endpoint } from './endpoints.js';
 import { DEFAULT_ENDPOINT_LIMITS, type ResolvedEndpointLimits } from './endpoint-limits.js';
 import { DEFAULT_RETRY_POLICY, abortError, finalError, retryDelayMs, shouldRetry, type RetryPolicy } from './retry.js';
 import { createEndpointScheduler, type SchedulerClock } from './scheduler.js';
-import { ssrfRefusal } from '../security/guarded-fetch.js';
+import { ssrfRefusal } from '../security/ssrf.js';
 
 export interface OpenAIChatModelOptions {
   /** Timeout of one attempt, in ms. */

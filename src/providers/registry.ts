@@ -64,7 +64,7 @@ export function createModelRegistry(
         });
         if (opts.wrap) model = opts.wrap(model);
         // Outermost, so a cache hit costs no scheduler slot and counts no provider call.
-        if (opts.cache) model = withCallCache(model, `${endpoint.baseUrl}#${endpoint.model}`, opts.cache.store, opts.cache.maxEntries);
+        if (opts.cache) model = withCallCache(model, id, opts.cache.store, opts.cache.maxEntries);
         models.set(id, model);
       }
       return model;

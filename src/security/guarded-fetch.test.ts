@@ -1,7 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createGuardedFetch, ssrfRefusal } from './guarded-fetch.js';
+import { createGuardedFetch } from './guarded-fetch.js';
+import { ssrfRefusal } from './ssrf.js';
 
 let target: Server;
 let redirector: Server;

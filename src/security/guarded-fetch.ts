@@ -10,22 +10,12 @@
  */
 import { isIP } from 'node:net';
 import { Agent, buildConnector, fetch as undiciFetch } from 'undici';
-import { forbiddenReason, guardedLookup, type SsrfPolicy } from './ssrf.js';
-
-export const SSRF_ERROR_CODE = 'EASSAYSSRF';
+import { forbiddenReason, guardedLookup, SSRF_ERROR_CODE, type SsrfPolicy } from './ssrf.js';
 
 function refused(host: string, why: string): NodeJS.ErrnoException {
   const error = new Error(`connection to ${host} refused: ${why} address`) as NodeJS.ErrnoException;
   error.code = SSRF_ERROR_CODE;
   return error;
-}
-
-/** The guard's refusal when `err` is one or was caused by one (fetch wraps it twice), else null. */
-export function ssrfRefusal(err: unknown): Error | null {
-  for (let e = err, depth = 0; e !== null && typeof e === 'object' && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
-    if ((e as { code?: unknown }).code === SSRF_ERROR_CODE && e instanceof Error) return e;
-  }
-  return null;
 }
 
 /** A connector that refuses forbidden addresses while the guard is active. */

@@ -117,6 +117,17 @@ export async function checkBaseUrl(raw: string, policy: SsrfPolicy, resolve: Res
   }
 }
 
+/** The `code` of the error a refused connection fails with. */
+export const SSRF_ERROR_CODE = 'EASSAYSSRF';
+
+/** The guard's refusal when `err` is one or was caused by one (fetch wraps it twice), else null. */
+export function ssrfRefusal(err: unknown): Error | null {
+  for (let e = err, depth = 0; e !== null && typeof e === 'object' && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    if ((e as { code?: unknown }).code === SSRF_ERROR_CODE && e instanceof Error) return e;
+  }
+  return null;
+}
+
 /**
  * A `dns.lookup`-compatible function that refuses forbidden addresses, for the connections
  * themselves: what a name resolves to when assay connects is what counts.
@@ -131,7 +142,7 @@ export function guardedLookup(policy: SsrfPolicy) {
         const why = allowedHost ? null : forbiddenReason(a.address, policy);
         if (why !== null) {
           const error = new Error(`connection to ${hostname} (${a.address}) refused: ${why} address`) as NodeJS.ErrnoException;
-          error.code = 'EASSAYSSRF';
+          error.code = SSRF_ERROR_CODE;
           return callback(error, []);
         }
       }

@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { callKey, withCallCache, type CachedCall } from './call-cache.js';
+import type { ChatModel, ChatRequest } from './chat-model.js';
+
+const request = (patch: Partial<ChatRequest> = {}): ChatRequest => ({
+  messages: [{ role: 'user', content: 'hello' }],
+  maxTokens: 10,
+  temperature: 0,
+  ...patch,
+});
+
+function counting(): ChatModel & { calls: number } {
+  const model = {
+    calls: 0,
+    label: 'm',
+    state: () => ({ limit: 1, inFlight: 0, queued: 0, waitingOnRateLimit: false, rateLimited429s: 0, totalCalls: 0 }),
+    async complete() {
+      model.calls++;
+      if (model.calls === 1) throw new Error('first call fails');
+      return { content: `reply ${model.calls}`, usage: null, attempts: 1 };
+    },
+  };
+  return model;
+}
+
+function memoryStore() {
+  const map = new Map<string, CachedCall>();
+  return { getCachedCall: async (k: string) => map.get(k), putCachedCall: async (k: string, v: CachedCall) => void map.set(k, v) };
+}
+
+describe('call cache', () => {
+  it('keys on everything that decides the reply, and on the owner', () => {
+    const base = callKey('e', request());
+    expect(callKey('e', request())).toBe(base);
+    expect(callKey('other', request())).not.toBe(base);
+    expect(callKey('e', request({ temperature: 0.5 }))).not.toBe(base);
+    expect(callKey('e', request({ maxTokens: 11 }))).not.toBe(base);
+    expect(callKey('e', request({ responseFormat: { type: 'json_object' } }))).not.toBe(base);
+    expect(callKey('e', request({ cacheScope: 'alice' }))).not.toBe(callKey('e', request({ cacheScope: 'bob' })));
+    // Who asks (the job) and how it is scheduled do not change the reply.
+    expect(callKey('e', request({ owner: 'job-1' }))).toBe(base);
+  });
+
+  it('never caches an error, serves a success again, and stays out of the way when asked', async () => {
+    const model = counting();
+    const cached = withCallCache(model, 'e', memoryStore(), 100);
+    await expect(cached.complete(request())).rejects.toThrow('first call fails');
+    expect(await cached.complete(request())).toMatchObject({ content: 'reply 2', attempts: 1 });
+    expect(await cached.complete(request())).toMatchObject({ content: 'reply 2', attempts: 0, cached: true });
+    expect(await cached.complete(request({ cache: false }))).toMatchObject({ content: 'reply 3' });
+    expect(await cached.complete(request({ cacheScope: 'bob' }))).toMatchObject({ content: 'reply 4' });
+    expect(model.calls).toBe(4);
+  });
+});
