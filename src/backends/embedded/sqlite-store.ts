@@ -5,7 +5,8 @@
 import Database from 'better-sqlite3';
 import type { JobListQuery, Store } from '../../engine/contracts.js';
 import type { CachedCall } from '../../providers/call-cache.js';
-import type { ApiKeyRecord, FileRecord, JobRecord, JobStatus, RowCounts, RowResult, RowUsage, StatusUpdate } from '../../domain/types.js';
+import type { ApiKeyRecord, FileRecord, JobRecord, JobStatus, RowCounts, RowResult, StatusUpdate } from '../../domain/types.js';
+import { RESULT_COLUMNS, toResult, type ResultRow } from '../row-records.js';
 import { TERMINAL_STATUSES } from '../../domain/types.js';
 
 /** Each entry moves the schema one version forward; PRAGMA user_version records where a file is. */
@@ -110,18 +111,6 @@ interface JobRow {
   updated_at: string;
 }
 
-interface ResultRow {
-  row_index: number;
-  outcome: string;
-  label: string | null;
-  score: number | null;
-  choice: string | null;
-  generation_failures: number;
-  judge_failures: number;
-  usage: string | null;
-  fields: string;
-  input?: string | null;
-}
 
 interface KeyRow {
   id: string;
@@ -173,22 +162,7 @@ function toJob(row: JobRow): JobRecord {
   };
 }
 
-function toResult(row: ResultRow): RowResult {
-  return {
-    rowIndex: row.row_index,
-    outcome: row.outcome as RowResult['outcome'],
-    label: row.label,
-    score: row.score,
-    choice: row.choice as RowResult['choice'],
-    generationFailures: row.generation_failures,
-    judgeFailures: row.judge_failures,
-    usage: row.usage === null ? {} : (JSON.parse(row.usage) as RowUsage),
-    fields: JSON.parse(row.fields) as Record<string, unknown>,
-    ...(row.input ? { input: JSON.parse(row.input) as Record<string, unknown> } : {}),
-  };
-}
 
-const RESULT_COLUMNS = 'row_index, outcome, label, score, choice, generation_failures, judge_failures, usage, fields';
 
 const PAGE = 1000;
 

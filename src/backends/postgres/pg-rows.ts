@@ -4,40 +4,14 @@
  */
 import type pg from 'pg';
 import type { RowQuery, Store } from '../../engine/contracts.js';
-import type { RowCounts, RowResult, RowUsage } from '../../domain/types.js';
+import type { RowCounts, RowResult } from '../../domain/types.js';
+import { RESULT_COLUMNS, toResult, type ResultRow } from '../row-records.js';
 import { inTransaction } from './pg-sql.js';
 
 type RowMethods = Pick<Store, 'saveRows' | 'doneRowIndexes' | 'countRows' | 'rowCounts' | 'deleteRows' | 'iterateRows' | 'queryRows'>;
 
-interface ResultRow {
-  row_index: number;
-  outcome: string;
-  label: string | null;
-  score: number | null;
-  choice: string | null;
-  generation_failures: number;
-  judge_failures: number;
-  usage: string | null;
-  fields: string;
-  input?: string | null;
-}
 
-function toResult(row: ResultRow): RowResult {
-  return {
-    rowIndex: row.row_index,
-    outcome: row.outcome as RowResult['outcome'],
-    label: row.label,
-    score: row.score,
-    choice: row.choice as RowResult['choice'],
-    generationFailures: row.generation_failures,
-    judgeFailures: row.judge_failures,
-    usage: row.usage === null ? {} : (JSON.parse(row.usage) as RowUsage),
-    fields: JSON.parse(row.fields) as Record<string, unknown>,
-    ...(row.input ? { input: JSON.parse(row.input) as Record<string, unknown> } : {}),
-  };
-}
 
-const RESULT_COLUMNS = 'row_index, outcome, label, score, choice, generation_failures, judge_failures, usage, fields';
 const FAILED = `outcome IN ('generation_failed', 'judge_failed')`;
 /** Rows read per page by iterateRows. */
 const PAGE = 1000;
