@@ -1,8 +1,12 @@
 /**
- * Group commit for row results: a result is written as soon as it arrives, and results that
- * arrive while a write is under way go together in the next one. `add` resolves once the row is
- * durable, so a caller that holds a row slot until then bounds how many judged rows a crash can
- * lose to the rows in flight.
+ * Group commit for row results: results that arrive in the same turn of the event loop (replies
+ * read in one I/O phase), or while a write is under way, go together in one write. `add` resolves
+ * once the row is durable, so a caller that holds a row slot until then bounds how many judged
+ * rows a crash can lose to the rows in flight.
+ *
+ * Waiting for the end of the turn matters for a synchronous store (SQLite): written at once, every
+ * row would be its own transaction, and a transaction's fixed cost was most of a row's storage
+ * time (measured: one transaction per row made saving 17% of the server's CPU at 800 rows/s).
  */
 import type { RowResult } from '../domain/types.js';
 
@@ -27,6 +31,8 @@ export function createRowWriter(save: (rows: RowResult[]) => Promise<void>): Row
   async function drain(): Promise<void> {
     try {
       while (pending.length > 0) {
+        // Let the rest of this turn's replies join the batch.
+        await new Promise<void>((resolve) => setImmediate(resolve));
         const batch = pending;
         pending = [];
         try {

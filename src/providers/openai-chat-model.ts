@@ -12,6 +12,7 @@ import { DEFAULT_ENDPOINT_LIMITS, type ResolvedEndpointLimits } from './endpoint
 import { DEFAULT_RETRY_POLICY, abortError, finalError, retryDelayMs, shouldRetry, type RetryPolicy } from './retry.js';
 import { createEndpointScheduler, type SchedulerClock } from './scheduler.js';
 import { ssrfRefusal } from '../security/ssrf.js';
+import { sharedPooledFetch } from './pooled-fetch.js';
 
 export interface OpenAIChatModelOptions {
   /** Timeout of one attempt, in ms. */
@@ -26,7 +27,7 @@ export interface OpenAIChatModelOptions {
   retry?: Partial<Omit<RetryPolicy, 'maxRetries'>>;
   /** For tests of the RPM/TPM budgets. */
   clock?: SchedulerClock;
-  /** The `fetch` to call the endpoint with (the SSRF guard's, for endpoints a user named). */
+  /** The `fetch` to call the endpoint with (the SSRF guard's, for endpoints a user named); default: the shared pooled one. */
   fetch?: typeof fetch;
 }
 
@@ -141,7 +142,7 @@ export function createOpenAIChatModel(endpoint: Endpoint, opts: OpenAIChatModelO
     timeout: opts.timeoutMs,
     // assay retries itself, so that every attempt passes the scheduler.
     maxRetries: 0,
-    ...(opts.fetch ? { fetch: opts.fetch } : {}),
+    fetch: opts.fetch ?? sharedPooledFetch(),
   });
   const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...opts.retry, maxRetries: opts.maxRetries };
   const scheduler = createEndpointScheduler({

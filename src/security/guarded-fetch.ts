@@ -9,7 +9,8 @@
  * single-user server reaches loopback model servers as before.
  */
 import { isIP } from 'node:net';
-import { Agent, buildConnector, fetch as undiciFetch } from 'undici';
+import { Agent, buildConnector } from 'undici';
+import { createPooledFetch } from '../providers/pooled-fetch.js';
 import { forbiddenReason, guardedLookup, SSRF_ERROR_CODE, type SsrfPolicy } from './ssrf.js';
 
 function refused(host: string, why: string): NodeJS.ErrnoException {
@@ -43,8 +44,5 @@ export function guardedConnector(policy: SsrfPolicy, active: () => Promise<boole
  * named; the server's own configured provider does not need it.
  */
 export function createGuardedFetch(policy: SsrfPolicy, active: () => Promise<boolean>): typeof fetch {
-  const agent = new Agent({ connect: guardedConnector(policy, active) });
-  const guardedFetch = (input: Parameters<typeof fetch>[0], init?: RequestInit) =>
-    undiciFetch(input as Parameters<typeof undiciFetch>[0], { ...(init as Parameters<typeof undiciFetch>[1]), dispatcher: agent });
-  return guardedFetch as unknown as typeof fetch;
+  return createPooledFetch(new Agent({ connect: guardedConnector(policy, active) }));
 }
