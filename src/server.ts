@@ -6,11 +6,12 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from './config/config.js';
 import { createApp } from './api/app.js';
 import { createUploadSigner } from './api/upload-url.js';
-import { ChunkAbandoned, createEngine, type Engine } from './engine/engine.js';
+import { ChunkAbandoned, type Engine, type EngineDeps } from './engine/engine.js';
 import { createFileService } from './engine/file-service.js';
-import { createMetrics, instrumentModel } from './observability/metrics.js';
-import { createModelRegistry } from './providers/registry.js';
+import { createMetrics } from './observability/metrics.js';
 import { openBackend, type Backend } from './runtime/backend.js';
+import { createEngineNode } from './runtime/engine-node.js';
+import { startEngineThread } from './runtime/engine-thread.js';
 import { registerHealthRoutes } from './runtime/health.js';
 import { createSecurity } from './runtime/security.js';
 import { createRateLimiter } from './api/rate-limit.js';
@@ -27,6 +28,8 @@ export interface RunningServer {
 export interface ServerOptions {
   /** Where log lines go (default stdout); tests capture them. */
   logStream?: { write(line: string): void };
+  /** The engine thread's script, for tests that run this module from source (default: beside it). */
+  engineThreadEntry?: URL;
 }
 
 export async function startServer(config: Config, opts: ServerOptions = {}): Promise<RunningServer> {
@@ -36,6 +39,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   const backend = await openBackend(config, (err, task) => {
     if (!(err instanceof ChunkAbandoned)) app?.log.error({ err, job: task.jobId }, 'chunk task failed');
   });
+  let ping = backend.ping;
   const security = createSecurity(config, backend.store, { serving: true, onSharedChange: () => metrics.resetEndpointSeries() });
   try {
     checkBind({ host: config.host, keysExist: await security.keyring.keysExist(), insecureNoAuth: config.insecureNoAuth });
@@ -43,32 +47,30 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     await backend.close();
     throw err;
   }
-  const models = createModelRegistry(config, {
-    timeoutMs: config.providerTimeoutMs,
-    maxRetries: config.providerMaxRetries,
-    limits: config.endpointLimits,
-    share: () => backend.share(),
-    ...(config.cacheEnabled ? { cache: { store: backend.store, maxEntries: config.cacheMaxEntries } } : {}),
-    wrap: (model) => instrumentModel(model, metrics),
-    externalFetch: security.guard.fetch,
-  });
   const { store, blobs, queue } = backend;
-  const engine = createEngine({
-    store,
-    blobs,
-    queue,
-    models,
-    config,
-    log: (level, msg, extra) => app?.log[level](extra ?? {}, msg),
-    onRowFinished: metrics.rowFinished,
-    endpointGuard: security.guard,
-  });
-  metrics.setSources({
-    jobsByStatus: () => store.jobCounts(),
-    queueDepth: () => queue.size(),
-    endpoints: () => models.all(),
-    endpointLabel: security.endpointLabel,
-  });
+  const log: NonNullable<EngineDeps['log']> = (level, msg, extra) => app?.log[level](extra ?? {}, msg);
+  // Embedded with workers: jobs run on the engine thread, and this loop only serves the API.
+  const threaded = backend.shape === 'embedded' && config.serveWorkers && config.engineThread;
+  let engine: Engine;
+  if (threaded) {
+    const thread = startEngineThread(config, { store, log, ...(opts.engineThreadEntry ? { entry: opts.engineThreadEntry } : {}) });
+    engine = thread;
+    metrics.setRemote(thread.metrics);
+    metrics.setSources({ jobsByStatus: () => store.jobCounts() });
+    ping = async () => {
+      thread.check();
+      await backend.ping();
+    };
+  } else {
+    const node = createEngineNode(config, { ...backend, metrics, security, log });
+    engine = node.engine;
+    metrics.setSources({
+      jobsByStatus: () => store.jobCounts(),
+      queueDepth: () => queue.size(),
+      endpoints: () => node.models.all(),
+      endpointLabel: security.endpointLabel,
+    });
+  }
   app = await createApp({
     store,
     engine,
@@ -87,14 +89,20 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     requestLog: config.requestLog,
     registerExtra: (a) =>
       registerHealthRoutes(a, {
-        ping: backend.ping,
+        ping,
         metrics,
         isClosing: () => closing !== undefined,
         beforeScrape: () => security.keyring.keysExist(),
       }),
   });
-  if (config.serveWorkers) await backend.joinWorkers();
-  await engine.start({ consume: config.serveWorkers, resume: backend.shape === 'embedded' });
+  if (config.serveWorkers && !threaded) await backend.joinWorkers();
+  try {
+    await engine.start({ consume: config.serveWorkers, resume: backend.shape === 'embedded' });
+  } catch (err) {
+    await engine.close();
+    await backend.close();
+    throw err;
+  }
   const address = await app.listen({ host: config.host, port: config.port });
   const server = app;
   return {

@@ -5,10 +5,10 @@
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Config } from './config/config.js';
-import { ChunkAbandoned, createEngine, type Engine } from './engine/engine.js';
-import { createMetrics, instrumentModel } from './observability/metrics.js';
-import { createModelRegistry } from './providers/registry.js';
+import { ChunkAbandoned, type Engine } from './engine/engine.js';
+import { createMetrics } from './observability/metrics.js';
 import { openBackend } from './runtime/backend.js';
+import { createEngineNode } from './runtime/engine-node.js';
 import { registerHealthRoutes } from './runtime/health.js';
 import { createSecurity } from './runtime/security.js';
 
@@ -32,21 +32,11 @@ export async function startWorker(config: Config): Promise<RunningWorker> {
   // A worker serves no API, but runs jobs: the SSRF guard and coarse metrics labels apply while keys exist.
   const security = createSecurity(config, backend.store, { serving: false, onSharedChange: () => metrics.resetEndpointSeries() });
   await security.keyring.keysExist();
-  const models = createModelRegistry(config, {
-    timeoutMs: config.providerTimeoutMs,
-    maxRetries: config.providerMaxRetries,
-    limits: config.endpointLimits,
-    share: () => backend.share(),
-    ...(config.cacheEnabled ? { cache: { store: backend.store, maxEntries: config.cacheMaxEntries } } : {}),
-    wrap: (model) => instrumentModel(model, metrics),
-    externalFetch: security.guard.fetch,
-  });
-  const engine = createEngine({
+  const { engine, models } = createEngineNode(config, {
     ...backend,
-    models,
-    config,
+    metrics,
+    security,
     log: (level, msg, extra) => app.log[level](extra ?? {}, msg),
-    onRowFinished: metrics.rowFinished,
   });
   metrics.setSources({ queueDepth: () => backend.queue.size(), endpoints: () => models.all(), endpointLabel: security.endpointLabel });
   registerHealthRoutes(app, {

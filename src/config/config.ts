@@ -32,6 +32,11 @@ export interface Config {
   databaseUrl: string | null;
   /** Whether `serve` also runs evaluation workers in its process. */
   serveWorkers: boolean;
+  /**
+   * Embedded shape: run jobs on a thread of their own, so the API stays fast while they run
+   * (default). Off, jobs share the API's event loop (what in-process tests use).
+   */
+  engineThread: boolean;
   /** Seconds a worker may hold a row chunk before another worker takes it over (distributed). */
   chunkLeaseSeconds: number;
   /** How often the distributed queue returns chunks whose lease ended (seconds). */
@@ -214,6 +219,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     dataDir: path.resolve(str(env, 'ASSAY_DATA_DIR') ?? '.assay'),
     databaseUrl: str(env, 'ASSAY_DATABASE_URL'),
     serveWorkers: bool(env, 'ASSAY_SERVE_WORKERS', true),
+    engineThread: bool(env, 'ASSAY_ENGINE_THREAD', true),
     chunkLeaseSeconds: int(env, 'ASSAY_CHUNK_LEASE_SECONDS', 900, 1),
     queueMaintenanceSeconds: int(env, 'ASSAY_QUEUE_MAINTENANCE_SECONDS', 60, 1),
     publicUrl: str(env, 'ASSAY_PUBLIC_URL')?.replace(/\/+$/, '') ?? null,

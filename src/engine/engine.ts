@@ -48,6 +48,8 @@ export interface Engine {
   retryFailed(id: string, ownerId: string, body: unknown): Promise<JobRecord>;
   /** Live progress of an unfinished job. */
   progress(job: JobRecord): Promise<JobProgress>;
+  /** Progress of every job running in this process, by job id. */
+  liveProgress(): Promise<Array<[string, JobProgress]>>;
   /**
    * Starts work: `consume` takes row chunks from the queue in this process; `resume` re-plans
    * unfinished jobs (needed where the queue does not survive a restart) — otherwise only jobs whose
@@ -231,7 +233,7 @@ export function createEngine(deps: EngineDeps): Engine {
       if (done.has(row.index)) continue;
       // A row holds its slot until its result is written, so the rows a crash can cost are the
       // rows in flight, and reading ahead stops when every slot is taken.
-      await state.rowSlots.acquire();
+      await state.rowSlots.acquire(row.index);
       if (state.abort.signal.aborted) {
         state.rowSlots.release();
         break;
@@ -437,6 +439,15 @@ export function createEngine(deps: EngineDeps): Engine {
         if (state) return state.progress.snapshot();
       }
       return progressFromStore(job, await store.rowCounts(job.id));
+    },
+
+    async liveProgress() {
+      const live: Array<[string, JobProgress]> = [];
+      for (const [id, entry] of active) {
+        const state = await entry.catch(() => undefined);
+        if (state) live.push([id, state.progress.snapshot()]);
+      }
+      return live;
     },
 
     async start(opts = {}) {

@@ -73,28 +73,20 @@ async function call(
   settings: JudgeSpec | GeneratorSpec,
   responseFormat?: Record<string, unknown> & { type: string },
 ) {
-  return bound.limiter.run(async () => {
-    // A signal per call, linked to the job's: HTTP clients attach listeners to the signal they are
-    // given and keep them, so handing every call the job-wide signal would grow it row by row.
-    const perCall = new AbortController();
-    const onAbort = (): void => perCall.abort(ctx.signal.reason);
-    if (ctx.signal.aborted) onAbort();
-    else ctx.signal.addEventListener('abort', onAbort, { once: true });
-    try {
-      return await bound.model.complete({
-        messages,
-        maxTokens: settings.maxTokens,
-        temperature: settings.temperature,
-        ...(responseFormat ? { responseFormat } : {}),
-        signal: perCall.signal,
-        owner: ctx.jobId,
-        cache: ctx.spec.useCache !== false,
-        cacheScope: ctx.ownerId,
-      });
-    } finally {
-      ctx.signal.removeEventListener('abort', onAbort);
-    }
-  });
+  // The job's signal goes straight to the call: the scheduler, the backoff and the HTTP client
+  // each remove their abort listener when they are done, so listeners do not pile up on it.
+  return bound.limiter.run(() =>
+    bound.model.complete({
+      messages,
+      maxTokens: settings.maxTokens,
+      temperature: settings.temperature,
+      ...(responseFormat ? { responseFormat } : {}),
+      signal: ctx.signal,
+      owner: ctx.jobId,
+      cache: ctx.spec.useCache !== false,
+      cacheScope: ctx.ownerId,
+    }),
+  );
 }
 
 /** The row's other columns, shown to the judge as the input when no prompt was generated. */

@@ -2,7 +2,7 @@
  * Prometheus metrics through prom-client, on a registry of their own (no global state), so an API
  * node and a worker in one test process do not share counters.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import type { JobStatus, RowResult } from '../domain/types.js';
 import type { ChatModel } from '../providers/chat-model.js';
 
@@ -20,8 +20,15 @@ export interface MetricsSources {
   endpointLabel?: (label: string) => string;
 }
 
+/** Metrics of another thread, as prom-client's JSON, merged into this registry's answer. */
+export type RemoteMetrics = () => Promise<MetricObjectWithValues<MetricValue<string>>[]>;
+
 export interface Metrics {
   registry: Registry;
+  /** The text a scrape answers: this registry's metrics, merged with the remote ones if any. */
+  render(): Promise<string>;
+  /** Adds the metrics kept by another thread (the embedded engine's) to every scrape. */
+  setRemote(remote: RemoteMetrics): void;
   rowFinished(outcome: RowResult['outcome']): void;
   providerCall(endpoint: string, seconds: number, result: 'ok' | 'error', attempts: number): void;
   setSources(sources: MetricsSources): void;
@@ -29,10 +36,15 @@ export interface Metrics {
   resetEndpointSeries(): void;
 }
 
-export function createMetrics(): Metrics {
+/**
+ * @param opts.processMetrics Node's default process metrics (CPU, memory, event loop); off in a
+ *   thread whose metrics are merged into its process's, so they are not counted twice.
+ */
+export function createMetrics(opts: { processMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  if (opts.processMetrics !== false) collectDefaultMetrics({ register: registry });
   let sources: MetricsSources = {};
+  let remote: RemoteMetrics | null = null;
   const labelOf = (label: string) => sources.endpointLabel?.(label) ?? label;
 
   const rows = new Counter({ name: 'assay_rows_total', help: 'Rows finished, by outcome', labelNames: ['outcome'], registers: [registry] });
@@ -96,6 +108,15 @@ export function createMetrics(): Metrics {
 
   return {
     registry,
+    async render() {
+      if (remote === null) return registry.metrics();
+      // Disjoint metric names on each side, so the default aggregation (a sum) merges them as they are.
+      const [own, other] = await Promise.all([registry.getMetricsAsJSON(), remote().catch(() => [])]);
+      return AggregatorRegistry.aggregate([own, other]).metrics();
+    },
+    setRemote(next) {
+      remote = next;
+    },
     rowFinished: (outcome) => rows.inc({ outcome }),
     providerCall(model, seconds, result, attempts) {
       const endpoint = labelOf(model);

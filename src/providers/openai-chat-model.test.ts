@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ProviderError } from '../domain/errors.js';
 import { startFakeProvider, type FakeProvider, type FakeProviderOptions } from '../testing/fake-provider.js';
@@ -171,6 +172,48 @@ describe('OpenAI-compatible chat model: retries and scheduling', () => {
     expect(await model.complete(ask('hi', { responseFormat: format }))).toMatchObject({ content: '{"score": 3}', attempts: 2 });
     expect(await model.complete(ask('again', { responseFormat: format }))).toMatchObject({ attempts: 1 });
     expect(fake.stats().total).toBe(3);
+  });
+});
+
+describe('the HTTP exchange', () => {
+  it('ends an attempt that gets no reply within the timeout as a timeout, and retries it', async () => {
+    const fake = await start({ latencyMs: 2_000 });
+    const model = createOpenAIChatModel(
+      { baseUrl: fake.url, apiKey: null, model: 'slow' },
+      { timeoutMs: 100, maxRetries: 1, retry: { baseDelayMs: 1, maxDelayMs: 2, random: seededRandom(3) } },
+    );
+    const err = await failure(model.complete(ask('anyone there?')));
+    expect(err.kind).toBe('timeout');
+    expect(err.message).toMatch(/slow at .*: the request timed out/);
+    expect(fake.stats().total).toBe(2);
+  });
+
+  it('says the server could not be reached, as a transient failure', async () => {
+    const fake = await start();
+    const url = fake.url;
+    await fake.close();
+    started.splice(started.indexOf(fake), 1);
+    const model = createOpenAIChatModel({ baseUrl: url, apiKey: null, model: 'gone' }, { timeoutMs: 1000, maxRetries: 0 });
+    const err = await failure(model.complete(ask('hello')));
+    expect(err.kind).toBe('transient');
+    expect(err.message).toMatch(/could not connect \(.*ECONNREFUSED|could not connect \(connect ECONNREFUSED/);
+  });
+
+  it('leaves no abort listener on the caller\'s signal once calls are done', async () => {
+    const fake = await start({ latencyMs: 2 });
+    const model = modelOn(fake);
+    const controller = new AbortController();
+    await Promise.all(Array.from({ length: 50 }, (_, i) => model.complete(ask(`row ${i}`, { signal: controller.signal }))));
+    // The HTTP client lets go of a request's listener as the request completes, a moment after its body is read.
+    await expect.poll(() => getEventListeners(controller.signal, 'abort').length).toBe(0);
+  });
+
+  it('sends the key as a bearer token, and none when the endpoint has no key', async () => {
+    const seen: Array<string | undefined> = [];
+    const fake = await start({ reply: (req) => (seen.push(req.headers.authorization), { content: 'ok' }) });
+    await createOpenAIChatModel({ baseUrl: fake.url, apiKey: 'k-1', model: 'm' }, { timeoutMs: 1000, maxRetries: 0 }).complete(ask('a'));
+    await createOpenAIChatModel({ baseUrl: fake.url, apiKey: null, model: 'm' }, { timeoutMs: 1000, maxRetries: 0 }).complete(ask('b'));
+    expect(seen).toEqual(['Bearer k-1', undefined]);
   });
 });
 

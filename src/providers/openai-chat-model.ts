@@ -1,21 +1,28 @@
 /**
- * ChatModel over any OpenAI-compatible chat-completions server, through the official `openai`
- * client with its own retries turned off: assay retries (see `retry.ts`), so every attempt goes
- * through the endpoint's scheduler (see `scheduler.ts`) and is seen by it. On top: error
- * classification, and a per-endpoint memory of which structured-output modes the server accepts.
+ * ChatModel over any OpenAI-compatible chat-completions server: one `POST {base}/chat/completions`
+ * per attempt, sent with undici on keep-alive connection pools and read whole (no streaming).
+ * assay retries itself (see `retry.ts`), so every attempt goes through the endpoint's scheduler
+ * (see `scheduler.ts`) and is seen by it. On top: error classification, and a per-endpoint memory
+ * of which structured-output modes the server accepts.
+ *
+ * Why not the `openai` client: assay uses one request of the API and no streaming, and the client's
+ * per-request work (header merging, request logging, a Request object and WHATWG streams under
+ * `fetch`) measured about 660 µs of CPU per call against the fake judge, this path under 100 µs.
+ * At a thousand rows a second that was most of a core, on the loop that has to send the next call.
+ * The fake provider's tests run the official `openai` client against the same server as this one.
  */
-import OpenAI, { APIError } from 'openai';
+import type { Dispatcher } from 'undici';
 import { ProviderError, type ProviderErrorKind } from '../domain/errors.js';
 import type { ChatModel, ChatRequest, ChatResult, ResponseFormat } from './chat-model.js';
 import type { Endpoint } from './endpoints.js';
 import { DEFAULT_ENDPOINT_LIMITS, type ResolvedEndpointLimits } from './endpoint-limits.js';
+import { sharedDispatcher } from './http-dispatch.js';
 import { DEFAULT_RETRY_POLICY, abortError, finalError, retryDelayMs, shouldRetry, type RetryPolicy } from './retry.js';
 import { createEndpointScheduler, type SchedulerClock } from './scheduler.js';
 import { ssrfRefusal } from '../security/ssrf.js';
-import { sharedPooledFetch } from './pooled-fetch.js';
 
 export interface OpenAIChatModelOptions {
-  /** Timeout of one attempt, in ms. */
+  /** Timeout of one attempt, in ms: for the reply to begin, and again for it to finish. */
   timeoutMs: number;
   /** Retries after the first attempt. */
   maxRetries: number;
@@ -27,30 +34,66 @@ export interface OpenAIChatModelOptions {
   retry?: Partial<Omit<RetryPolicy, 'maxRetries'>>;
   /** For tests of the RPM/TPM budgets. */
   clock?: SchedulerClock;
-  /** The `fetch` to call the endpoint with (the SSRF guard's, for endpoints a user named); default: the shared pooled one. */
-  fetch?: typeof fetch;
+  /** Where connections come from (the SSRF guard's, for endpoints a user named); default: the shared pools. */
+  dispatcher?: Dispatcher;
 }
 
 /** Structured-output modes, most to least precise; a server that rejects one is asked with the next. */
 type FormatMode = 'json_schema' | 'json_object' | 'none';
 const FORMAT_FALLBACK: Record<FormatMode, FormatMode | null> = { json_schema: 'json_object', json_object: 'none', none: null };
 
-function retryAfterMs(headers: Headers | undefined): number | null {
-  const ms = headers?.get('retry-after-ms');
+type ReplyHeaders = Record<string, string | string[] | undefined>;
+
+/** undici's errors for a reply that did not come in time. */
+const TIMEOUT_CODES: ReadonlySet<string> = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+
+/** Raised for a reply with a non-2xx status, carrying what classification needs. */
+export class HttpStatusError extends Error {
+  constructor(
+    readonly status: number,
+    readonly detail: string,
+    readonly code: string | null,
+    readonly headers: ReplyHeaders,
+  ) {
+    super(`HTTP ${status}: ${detail}`);
+    this.name = 'HttpStatusError';
+  }
+}
+
+function header(headers: ReplyHeaders | undefined, name: string): string | undefined {
+  const value = headers?.[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** The message and code of an error body: OpenAI's `{error: {message, code}}`, or what other servers send. */
+function errorBody(text: string): { detail: string; code: string | null } {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return { detail: text.trim().slice(0, 500) || '(empty reply)', code: null };
+  }
+  const b = body as { error?: unknown; message?: unknown; detail?: unknown };
+  const inner = typeof b.error === 'object' && b.error !== null ? (b.error as { message?: unknown; code?: unknown }) : null;
+  const message = inner?.message ?? (typeof b.error === 'string' ? b.error : undefined) ?? b.message ?? b.detail;
+  const code = inner?.code;
+  return {
+    detail: typeof message === 'string' ? message : text.slice(0, 500),
+    code: typeof code === 'string' ? code : null,
+  };
+}
+
+function retryAfterMs(headers: ReplyHeaders | undefined): number | null {
+  const ms = header(headers, 'retry-after-ms');
   if (ms && Number.isFinite(Number(ms))) return Number(ms);
-  const s = headers?.get('retry-after');
+  const s = header(headers, 'retry-after');
   if (!s) return null;
   if (Number.isFinite(Number(s))) return Number(s) * 1000;
   const date = Date.parse(s);
   return Number.isNaN(date) ? null : Math.max(0, date - Date.now());
 }
 
-function messageOf(err: APIError): string {
-  const body = err.error as { message?: unknown } | undefined;
-  return typeof body?.message === 'string' ? body.message : err.message;
-}
-
-/** Maps a failure of the client to assay's provider error taxonomy. */
+/** Maps a failed attempt (a connection error, a timeout, an error status, a bad reply) to assay's provider errors. */
 export function classifyError(err: unknown, label: string): ProviderError {
   if (err instanceof ProviderError) return err;
   const refusal = ssrfRefusal(err);
@@ -60,18 +103,8 @@ export function classifyError(err: unknown, label: string): ProviderError {
       cause: err,
     });
   }
-  if (err instanceof OpenAI.APIConnectionTimeoutError) {
-    return new ProviderError(`${label}: the request timed out`, { kind: 'timeout', cause: err });
-  }
-  if (err instanceof OpenAI.APIConnectionError) {
-    return new ProviderError(`${label}: could not connect (${err.cause instanceof Error ? err.cause.message : err.message})`, {
-      kind: 'transient',
-      cause: err,
-    });
-  }
-  if (err instanceof OpenAI.APIError && err.status !== undefined) {
-    const status = err.status;
-    const detail = messageOf(err);
+  if (err instanceof HttpStatusError) {
+    const { status, detail } = err;
     let kind: ProviderErrorKind;
     let hint = '';
     if (status === 401 || status === 403) {
@@ -96,6 +129,15 @@ export function classifyError(err: unknown, label: string): ProviderError {
       retryAfterMs: retryAfterMs(err.headers),
       cause: err,
     });
+  }
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && TIMEOUT_CODES.has(code)) {
+    return new ProviderError(`${label}: the request timed out`, { kind: 'timeout', cause: err });
+  }
+  if (typeof code === 'string') {
+    // A connection refused, reset or not resolvable: the server may be back soon.
+    const text = err instanceof Error ? err.message : String(err);
+    return new ProviderError(`${label}: could not connect (${text || code})`, { kind: 'transient', cause: err });
   }
   // A 200 whose body is not a chat completion (invalid JSON, no choices) surfaces as a plain error.
   const text = err instanceof Error ? err.message : String(err);
@@ -135,15 +177,17 @@ export function estimatePromptTokens(request: ChatRequest): number {
 
 export function createOpenAIChatModel(endpoint: Endpoint, opts: OpenAIChatModelOptions): ChatModel {
   const label = `${endpoint.model} at ${endpoint.baseUrl}`;
-  const client = new OpenAI({
-    baseURL: endpoint.baseUrl,
-    // Local servers (vLLM, Ollama, llama.cpp) often need no key, but the client insists on one.
-    apiKey: endpoint.apiKey ?? 'unused',
-    timeout: opts.timeoutMs,
-    // assay retries itself, so that every attempt passes the scheduler.
-    maxRetries: 0,
-    fetch: opts.fetch ?? sharedPooledFetch(),
-  });
+  const dispatcher = opts.dispatcher ?? sharedDispatcher();
+  const url = new URL(endpoint.baseUrl);
+  const origin = url.origin;
+  const path = `${url.pathname.replace(/\/+$/, '')}/chat/completions${url.search}`;
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    accept: 'application/json',
+    'user-agent': 'assay',
+    // Local servers (vLLM, Ollama, llama.cpp) often need no key: then none is sent.
+    ...(endpoint.apiKey !== null ? { authorization: `Bearer ${endpoint.apiKey}` } : {}),
+  };
   const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...opts.retry, maxRetries: opts.maxRetries };
   const scheduler = createEndpointScheduler({
     limits: opts.limits ?? DEFAULT_ENDPOINT_LIMITS,
@@ -155,17 +199,33 @@ export function createOpenAIChatModel(endpoint: Endpoint, opts: OpenAIChatModelO
 
   async function once(request: ChatRequest, mode: FormatMode): Promise<Omit<ChatResult, 'attempts'>> {
     const responseFormat = request.responseFormat && formatFor(mode, request.responseFormat);
-    const completion = await client.chat.completions.create(
-      {
-        model: endpoint.model,
-        messages: request.messages,
-        max_tokens: request.maxTokens,
-        temperature: request.temperature,
-        ...(responseFormat ? { response_format: responseFormat as OpenAI.ResponseFormatJSONObject } : {}),
-      },
-      request.signal ? { signal: request.signal } : undefined,
-    );
-    const content = completion.choices?.[0]?.message?.content;
+    const body = JSON.stringify({
+      model: endpoint.model,
+      messages: request.messages,
+      max_tokens: request.maxTokens,
+      temperature: request.temperature,
+      ...(responseFormat ? { response_format: responseFormat } : {}),
+    });
+    const reply = await dispatcher.request({
+      origin,
+      path,
+      method: 'POST',
+      headers,
+      body,
+      signal: request.signal ?? null,
+      headersTimeout: opts.timeoutMs,
+      bodyTimeout: opts.timeoutMs,
+    });
+    const text = await reply.body.text();
+    if (reply.statusCode < 200 || reply.statusCode >= 300) {
+      const { detail, code } = errorBody(text);
+      throw new HttpStatusError(reply.statusCode, detail, code, reply.headers);
+    }
+    const completion = JSON.parse(text) as {
+      choices?: Array<{ message?: { content?: unknown } }>;
+      usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
+    };
+    const content = completion?.choices?.[0]?.message?.content;
     if (typeof content !== 'string' || content.trim() === '') {
       throw new ProviderError(`${label}: the reply has no message content`, { kind: 'malformed' });
     }

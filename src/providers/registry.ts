@@ -3,6 +3,7 @@
  * each endpoint has one scheduler: one concurrency limit, one set of budgets, fair turns for jobs.
  */
 import { createHash } from 'node:crypto';
+import type { Dispatcher } from 'undici';
 import type { ModelCall } from '../domain/types.js';
 import type { ChatModel } from './chat-model.js';
 import { limitsFor, type EndpointLimitsTable } from './endpoint-limits.js';
@@ -33,10 +34,10 @@ export interface ModelRegistryOptions {
   /** Wraps each new model, e.g. to time its calls. */
   wrap?: (model: ChatModel) => ChatModel;
   /**
-   * The `fetch` for `external` models, whose endpoints a user names (the SSRF guard's); the
-   * configured provider is trusted and uses the default.
+   * Connections for `external` models, whose endpoints a user names (the SSRF guard's); the
+   * configured provider is trusted and uses the shared pools.
    */
-  externalFetch?: typeof fetch;
+  externalDispatcher?: Dispatcher;
 }
 
 export function createModelRegistry(
@@ -50,7 +51,7 @@ export function createModelRegistry(
       const endpoint = resolveEndpoint(call, secrets, defaults);
       // The key is part of the identity but must not sit in memory as a readable map key.
       const keyHash = endpoint.apiKey === null ? '' : createHash('sha256').update(endpoint.apiKey).digest('hex');
-      const guarded = call.source === 'external' && opts.externalFetch !== undefined;
+      const guarded = call.source === 'external' && opts.externalDispatcher !== undefined;
       const id = `${endpoint.baseUrl}\n${endpoint.model}\n${keyHash}\n${guarded ? 'guarded' : 'trusted'}`;
       let model = models.get(id);
       if (!model) {
@@ -60,7 +61,7 @@ export function createModelRegistry(
           limits: limitsFor(opts.limits ?? {}, endpoint.baseUrl, endpoint.model),
           ...(opts.retry ? { retry: opts.retry } : {}),
           ...(opts.share ? { share: opts.share } : {}),
-          ...(guarded ? { fetch: opts.externalFetch } : {}),
+          ...(guarded ? { dispatcher: opts.externalDispatcher } : {}),
         });
         if (opts.wrap) model = opts.wrap(model);
         // Outermost, so a cache hit costs no scheduler slot and counts no provider call.

@@ -25,6 +25,6 @@ export function registerHealthRoutes(app: FastifyInstance, deps: HealthDeps): vo
   app.get('/metrics', async (_request, reply) => {
     await deps.beforeScrape?.();
     reply.header('content-type', deps.metrics.registry.contentType);
-    return deps.metrics.registry.metrics();
+    return deps.metrics.render();
   });
 }

@@ -1,21 +1,22 @@
 /**
  * The SSRF guard as the server uses it: a check of every user-supplied `external_base_url` when a
- * job is created (a 400 naming the field and the reason), and a `fetch` that checks every
- * connection made to such endpoints while the job runs. Both are on only while `active()` says
+ * job is created (a 400 naming the field and the reason), and connections that are checked
+ * again when made to such endpoints while the job runs. Both are on only while `active()` says
  * so: assay turns them on while API keys exist, and a single-user server reaches loopback model
  * servers (Ollama, vLLM) as before. The configured provider (`ASSAY_PROVIDER_BASE_URL`) is
  * trusted and never passes through here.
  */
 import { lookup } from 'node:dns/promises';
 import { ValidationError } from '../domain/errors.js';
-import { createGuardedFetch } from './guarded-fetch.js';
+import type { Dispatcher } from 'undici';
+import { createGuardedDispatcher } from './guarded-dispatcher.js';
 import { checkBaseUrl, SsrfError, type Resolver, type SsrfPolicy } from './ssrf.js';
 
 export interface EndpointGuard {
   /** Throws a ValidationError naming `param` when the guard is active and `baseUrl` may not be reached. */
   check(baseUrl: string, param: string): Promise<void>;
-  /** The `fetch` for user-named endpoints: the same rules again at connection time, redirects included. */
-  fetch: typeof fetch;
+  /** Connections for user-named endpoints: the same rules again at connection time, redirects included. */
+  dispatcher: Dispatcher;
 }
 
 export interface EndpointGuardOptions {
@@ -52,6 +53,6 @@ export function createEndpointGuard(opts: EndpointGuardOptions): EndpointGuard {
         throw new ValidationError(`${param}: ${err.message}`, param, 'forbidden_address');
       }
     },
-    fetch: createGuardedFetch(policy, opts.active),
+    dispatcher: createGuardedDispatcher(policy, opts.active),
   };
 }

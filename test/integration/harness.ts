@@ -149,6 +149,8 @@ export interface HarnessOptions {
   config?: Partial<Config>;
   /** Where the server's log lines go (default: stdout, at `warn` unless config.logLevel says otherwise). */
   logStream?: { write(line: string): void };
+  /** With `config.engineThread`: the thread's script (default: the compiled one in dist/). */
+  engineThreadEntry?: URL;
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
@@ -164,12 +166,19 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       logLevel: 'warn',
       // Tests here count provider calls and reuse prompts across jobs; call-cache.test.ts turns it on.
       cacheEnabled: false,
+      // Jobs run on the API's loop here (this module runs from source, the thread from dist/);
+      // engine-thread.test.ts runs them on the engine thread.
+      engineThread: false,
       ...opts.config,
     },
   );
   let server: RunningServer;
   try {
-    server = await startServer(config, opts.logStream ? { logStream: opts.logStream } : {});
+    server = await startServer(config, {
+      ...(opts.logStream ? { logStream: opts.logStream } : {}),
+      // The compiled thread (npm test builds first): the source cannot run in a worker thread.
+      ...(config.engineThread ? { engineThreadEntry: opts.engineThreadEntry ?? new URL('../../dist/runtime/engine-thread-main.js', import.meta.url) } : {}),
+    });
   } catch (err) {
     await fake.close();
     await rm(dataDir, { recursive: true, force: true });

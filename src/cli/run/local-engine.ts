@@ -9,9 +9,9 @@ import { openLocalBlobStore } from '../../backends/embedded/local-blob-store.js'
 import { createMemoryQueue } from '../../backends/embedded/memory-queue.js';
 import { openSqliteStore } from '../../backends/embedded/sqlite-store.js';
 import type { Store } from '../../engine/contracts.js';
-import { ChunkAbandoned, createEngine, type Engine, type EngineDeps } from '../../engine/engine.js';
+import { ChunkAbandoned, type Engine, type EngineDeps } from '../../engine/engine.js';
 import { createFileService, type FileService } from '../../engine/file-service.js';
-import { createModelRegistry } from '../../providers/registry.js';
+import { createEngineNode } from '../../runtime/engine-node.js';
 
 export interface LocalEngine {
   store: Store;
@@ -25,19 +25,13 @@ export function openLocalEngine(config: Config, log: NonNullable<EngineDeps['log
   fs.mkdirSync(config.dataDir, { recursive: true });
   const store = openSqliteStore(path.join(config.dataDir, 'assay.db'));
   const blobs = openLocalBlobStore(path.join(config.dataDir, 'files'));
-  const models = createModelRegistry(config, {
-    timeoutMs: config.providerTimeoutMs,
-    maxRetries: config.providerMaxRetries,
-    limits: config.endpointLimits,
-    ...(config.cacheEnabled ? { cache: { store, maxEntries: config.cacheMaxEntries } } : {}),
-  });
   const queue = createMemoryQueue({
     // A chunk handed back at shutdown is expected: its rows run again next time.
     onError: (err, task) => {
       if (!(err instanceof ChunkAbandoned)) log('error', 'chunk task failed', { job: task.jobId, err: String(err) });
     },
   });
-  const engine = createEngine({ store, blobs, queue, models, config, log });
+  const { engine } = createEngineNode(config, { store, blobs, queue, log });
   const files = createFileService({ store, blobs });
   let closing: Promise<void> | undefined;
   return {

@@ -1,7 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createGuardedFetch } from './guarded-fetch.js';
+import type { Dispatcher } from 'undici';
+import { createGuardedDispatcher } from './guarded-dispatcher.js';
 import { ssrfRefusal } from './ssrf.js';
 
 let target: Server;
@@ -33,25 +34,26 @@ afterAll(async () => {
 const on = async () => true;
 const off = async () => false;
 
-async function outcome(f: typeof fetch, url: string): Promise<string> {
+async function outcome(dispatcher: Dispatcher, url: string): Promise<string> {
   try {
-    const res = await f(url);
-    return `${res.status} ${await res.text()}`;
+    const { origin, pathname, search } = new URL(url);
+    const res = await dispatcher.request({ origin, path: pathname + search, method: 'GET' });
+    return `${res.statusCode} ${await res.body.text()}`;
   } catch (err) {
     const refusal = ssrfRefusal(err);
     return refusal ? `refused: ${refusal.message}` : `failed: ${String(err)}`;
   }
 }
 
-describe('createGuardedFetch', () => {
+describe('createGuardedDispatcher', () => {
   it('reaches loopback while the guard is off', async () => {
-    const f = createGuardedFetch({ allow: [] }, off);
+    const f = createGuardedDispatcher({ allow: [] }, off);
     expect(await outcome(f, `http://127.0.0.1:${targetPort}/`)).toBe('200 reached');
     expect(await outcome(f, `http://localhost:${targetPort}/`)).toBe('200 reached');
   });
 
   it('refuses loopback addresses and names that resolve to them while it is on', async () => {
-    const f = createGuardedFetch({ allow: [] }, on);
+    const f = createGuardedDispatcher({ allow: [] }, on);
     expect(await outcome(f, `http://127.0.0.1:${targetPort}/`)).toMatch(/^refused: connection to 127\.0\.0\.1 refused: loopback address/);
     expect(await outcome(f, `http://localhost:${targetPort}/`)).toMatch(/^refused: .*loopback address/);
     expect(await outcome(f, `http://[::1]:${targetPort}/`)).toMatch(/^refused: .*loopback address/);
@@ -59,13 +61,13 @@ describe('createGuardedFetch', () => {
   });
 
   it('lets allowlisted names and networks through', async () => {
-    expect(await outcome(createGuardedFetch({ allow: ['127.0.0.1'] }, on), `http://127.0.0.1:${targetPort}/`)).toBe('200 reached');
-    expect(await outcome(createGuardedFetch({ allow: ['127.0.0.0/8'] }, on), `http://127.0.0.1:${targetPort}/`)).toBe('200 reached');
-    expect(await outcome(createGuardedFetch({ allow: ['localhost'] }, on), `http://localhost:${targetPort}/`)).toBe('200 reached');
+    expect(await outcome(createGuardedDispatcher({ allow: ['127.0.0.1'] }, on), `http://127.0.0.1:${targetPort}/`)).toBe('200 reached');
+    expect(await outcome(createGuardedDispatcher({ allow: ['127.0.0.0/8'] }, on), `http://127.0.0.1:${targetPort}/`)).toBe('200 reached');
+    expect(await outcome(createGuardedDispatcher({ allow: ['localhost'] }, on), `http://localhost:${targetPort}/`)).toBe('200 reached');
   });
 
   it('checks where a redirect leads, not only where it starts', async () => {
-    const f = createGuardedFetch({ allow: ['localhost'] }, on);
+    const f = createGuardedDispatcher({ allow: ['localhost'] }, on);
     const via = (to: string) => `http://localhost:${redirectPort}/to/${encodeURIComponent(to)}`;
     expect(await outcome(f, via(`http://localhost:${targetPort}/`))).toBe('200 reached');
     expect(await outcome(f, via(`http://127.0.0.1:${targetPort}/`))).toMatch(/^refused: connection to 127\.0\.0\.1 refused: loopback/);

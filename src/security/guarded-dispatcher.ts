@@ -1,5 +1,5 @@
 /**
- * The SSRF guard at connection time: a `fetch` for user-supplied model endpoints whose every
+ * The SSRF guard at connection time: a dispatcher for user-supplied model endpoints whose every
  * connection (the first one and any a redirect leads to) is checked against the guard's policy.
  * Names are checked on the addresses they resolve to when the connection is made, so a name that
  * resolved to a public address when the job was created and to a private one now is refused; IP
@@ -9,8 +9,8 @@
  * single-user server reaches loopback model servers as before.
  */
 import { isIP } from 'node:net';
-import { Agent, buildConnector } from 'undici';
-import { createPooledFetch } from '../providers/pooled-fetch.js';
+import { Agent, buildConnector, type Dispatcher } from 'undici';
+import { withRedirects } from '../providers/http-dispatch.js';
 import { forbiddenReason, guardedLookup, SSRF_ERROR_CODE, type SsrfPolicy } from './ssrf.js';
 
 function refused(host: string, why: string): NodeJS.ErrnoException {
@@ -40,9 +40,9 @@ export function guardedConnector(policy: SsrfPolicy, active: () => Promise<boole
 }
 
 /**
- * A `fetch` whose connections pass the guard. Give it to the model client for endpoints a user
- * named; the server's own configured provider does not need it.
+ * Connections that pass the guard, redirects followed (and each checked). Give it to the model
+ * client for endpoints a user named; the server's own configured provider does not need it.
  */
-export function createGuardedFetch(policy: SsrfPolicy, active: () => Promise<boolean>): typeof fetch {
-  return createPooledFetch(new Agent({ connect: guardedConnector(policy, active) }));
+export function createGuardedDispatcher(policy: SsrfPolicy, active: () => Promise<boolean>): Dispatcher {
+  return withRedirects(new Agent({ connect: guardedConnector(policy, active) }));
 }

@@ -1,0 +1,47 @@
+/**
+ * The engine and the model registry it calls through, wired the same way wherever jobs run: an
+ * API node, a worker node, the embedded server's engine thread, and `assay run`.
+ */
+import type { Config } from '../config/config.js';
+import type { BlobStore, Store, TaskQueue } from '../engine/contracts.js';
+import { createEngine, type Engine, type EngineDeps } from '../engine/engine.js';
+import { instrumentModel, type Metrics } from '../observability/metrics.js';
+import { createModelRegistry, type ModelRegistry } from '../providers/registry.js';
+import type { Security } from './security.js';
+
+export interface EngineNodeDeps {
+  store: Store;
+  blobs: BlobStore;
+  queue: TaskQueue;
+  /** This process's share of every endpoint's budgets (distributed workers split them). */
+  share?: () => number;
+  /** Times model calls and counts finished rows, when given. */
+  metrics?: Metrics;
+  /** The SSRF guard for user-named endpoints, when given (a server shared by several key owners). */
+  security?: Security;
+  log?: EngineDeps['log'];
+}
+
+export function createEngineNode(config: Config, deps: EngineNodeDeps): { engine: Engine; models: ModelRegistry } {
+  const { store, metrics, security } = deps;
+  const models = createModelRegistry(config, {
+    timeoutMs: config.providerTimeoutMs,
+    maxRetries: config.providerMaxRetries,
+    limits: config.endpointLimits,
+    ...(deps.share ? { share: deps.share } : {}),
+    ...(config.cacheEnabled ? { cache: { store, maxEntries: config.cacheMaxEntries } } : {}),
+    ...(metrics ? { wrap: (model) => instrumentModel(model, metrics) } : {}),
+    ...(security ? { externalDispatcher: security.guard.dispatcher } : {}),
+  });
+  const engine = createEngine({
+    store,
+    blobs: deps.blobs,
+    queue: deps.queue,
+    models,
+    config,
+    ...(deps.log ? { log: deps.log } : {}),
+    ...(metrics ? { onRowFinished: metrics.rowFinished } : {}),
+    ...(security ? { endpointGuard: security.guard } : {}),
+  });
+  return { engine, models };
+}

@@ -1,0 +1,141 @@
+/**
+ * The main-thread side of the embedded server's engine thread (see engine-thread-main.ts): an
+ * `Engine` whose calls run in the thread. Progress is answered here from what the thread last
+ * reported, so a status request never waits on the busy engine loop.
+ *
+ * If the thread dies (a bug, not a bad row: rows fail as data), calls in flight fail, and a new
+ * thread resumes the unfinished jobs from the store, as a restarted server would. A thread that
+ * keeps dying right after starting is not restarted again; readiness then reports it. One that
+ * cannot start at all fails the server's start, with the reason.
+ */
+import { Worker } from 'node:worker_threads';
+import type { Config } from '../config/config.js';
+import { AssayError } from '../domain/errors.js';
+import type { JobRecord } from '../domain/types.js';
+import type { Store } from '../engine/contracts.js';
+import type { Engine } from '../engine/engine.js';
+import { progressFromStore, type JobProgress } from '../engine/progress.js';
+import type { RemoteMetrics } from '../observability/metrics.js';
+import { fromWire, type CallMessage, type EngineMethod, type ThreadMessage } from './engine-thread-protocol.js';
+
+export interface ThreadedEngine extends Engine {
+  /** The thread's metrics, for the main registry to merge into a scrape. */
+  metrics: RemoteMetrics;
+  /** Throws while the thread is down for good (it kept dying as it started). */
+  check(): void;
+}
+
+export interface EngineThreadOptions {
+  /** For the progress of jobs the thread has not reported yet. */
+  store: Pick<Store, 'rowCounts'>;
+  log: (level: 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>) => void;
+  /** The thread's script (default: engine-thread-main.js beside this module). */
+  entry?: URL;
+}
+
+/** Reported progress older than this is not trusted (the thread is stuck or the job moved on). */
+const PROGRESS_FRESH_MS = 2_000;
+/** A thread that dies this soon after starting counts toward giving up. */
+const EARLY_DEATH_MS = 10_000;
+const MAX_EARLY_DEATHS = 3;
+
+export function startEngineThread(config: Config, opts: EngineThreadOptions): ThreadedEngine {
+  const entry = opts.entry ?? new URL('./engine-thread-main.js', import.meta.url);
+  const pending = new Map<number, { resolve: (value: unknown) => void; reject: (err: Error) => void }>();
+  let nextId = 0;
+  let progress = new Map<string, JobProgress>();
+  let progressAt = 0;
+  let closing = false;
+  let earlyDeaths = 0;
+  let downForGood: Error | null = null;
+  let startOptions: Parameters<Engine['start']>[0] | undefined;
+  let lastFailure: Error | null = null;
+  let worker = spawn();
+
+  function spawn(): Worker {
+    const startedAt = Date.now();
+    const w = new Worker(entry, { workerData: { config } });
+    w.on('message', (message: ThreadMessage) => {
+      if (message.kind === 'reply') {
+        const call = pending.get(message.id);
+        pending.delete(message.id);
+        if (message.ok) call?.resolve(message.value);
+        else call?.reject(fromWire(message.error));
+      } else if (message.kind === 'log') {
+        opts.log(message.level, message.msg, message.extra ?? undefined);
+      } else {
+        progress = new Map(message.jobs);
+        progressAt = Date.now();
+      }
+    });
+    let failure: Error | null = null;
+    w.on('error', (err) => {
+      failure = lastFailure = err;
+      opts.log('error', 'engine thread failed', { err: err.stack ?? String(err) });
+    });
+    w.on('exit', (code) => {
+      if (w !== worker) return;
+      const why = failure ? `: ${failure.message}` : ` (exit code ${code})`;
+      const lost = new AssayError(`the engine thread stopped while handling this request${why}; try again`, {
+        code: 'engine_restarting',
+        httpStatus: 503,
+        retryable: true,
+      });
+      for (const call of pending.values()) call.reject(lost);
+      pending.clear();
+      progress = new Map();
+      if (closing) return;
+      earlyDeaths = Date.now() - startedAt < EARLY_DEATH_MS ? earlyDeaths + 1 : 0;
+      if (earlyDeaths >= MAX_EARLY_DEATHS) {
+        downForGood = new Error(`the engine thread stopped ${earlyDeaths} times right after starting; the last time${why}`);
+        opts.log('error', 'engine thread keeps stopping; not restarting it', { code });
+        return;
+      }
+      opts.log('error', 'engine thread stopped; starting a new one, which resumes unfinished jobs', { code });
+      worker = spawn();
+      void call('start', { ...startOptions, resume: true }).catch(() => {});
+    });
+    return w;
+  }
+
+  function call<T>(method: EngineMethod, ...args: unknown[]): Promise<T> {
+    if (downForGood) return Promise.reject(new AssayError(downForGood.message, { code: 'engine_down', httpStatus: 503 }));
+    return new Promise<T>((resolve, reject) => {
+      const id = ++nextId;
+      pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
+      const message: CallMessage = { kind: 'call', id, method, args };
+      worker.postMessage(message);
+    });
+  }
+
+  return {
+    createJob: (body, ownerId) => call<JobRecord>('createJob', body, ownerId),
+    cancelJob: (id, ownerId) => call<JobRecord>('cancelJob', id, ownerId),
+    retryFailed: (id, ownerId, body) => call<JobRecord>('retryFailed', id, ownerId, body),
+    async progress(job) {
+      const reported = Date.now() - progressAt < PROGRESS_FRESH_MS ? progress.get(job.id) : undefined;
+      return reported ?? progressFromStore(job, await opts.store.rowCounts(job.id));
+    },
+    async liveProgress() {
+      return Date.now() - progressAt < PROGRESS_FRESH_MS ? [...progress] : [];
+    },
+    async start(startOpts) {
+      startOptions = startOpts;
+      try {
+        await call('start', startOpts);
+      } catch (err) {
+        throw new Error(`the engine thread could not start: ${lastFailure?.message ?? (err as Error).message}`, { cause: err });
+      }
+    },
+    async close() {
+      if (closing) return;
+      closing = true;
+      if (!downForGood) await call('close').catch((err: unknown) => opts.log('warn', 'engine thread did not close cleanly', { err: String(err) }));
+      await worker.terminate();
+    },
+    metrics: () => (downForGood ? Promise.resolve([]) : call('metrics')),
+    check() {
+      if (downForGood) throw downForGood;
+    },
+  };
+}

@@ -1,0 +1,144 @@
+/**
+ * The embedded server's engine thread, as the default `assay serve` runs it: jobs run on their
+ * own thread while the API answers from the main one. The API must not be able to tell the
+ * difference: the same results, progress while a job runs, a prompt cancel, the same 400s, and
+ * the thread's metrics on /metrics. A thread that keeps dying is reported, not hidden.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { FakeChatRequest, FakeReply } from '../../src/testing/fake-provider.js';
+import { GOOD, scriptedJudge, startHarness, waitFor, type Harness } from './harness.js';
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+const judge = { model: 'judge-model', model_source: 'serverless', system_template: 'Grade the answer to {{q}}.' };
+const classifyJob = (fileId: string, template = judge.system_template) => ({
+  type: 'classify',
+  parameters: { judge: { ...judge, system_template: template }, input_data_file_path: fileId, model_to_evaluate: 'a', labels: ['good', 'bad'], pass_labels: ['good'] },
+});
+
+describe('jobs on the engine thread', () => {
+  it('give the same results, with progress while running and the thread\'s metrics on /metrics', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let answered = 0;
+    const reply = async (req: FakeChatRequest): Promise<FakeReply> => {
+      // Half the rows are answered at once; the rest wait until progress has been seen.
+      if (answered++ >= 30) await held;
+      return scriptedJudge(req);
+    };
+    h = await startHarness({ config: { engineThread: true }, fake: { reply } });
+    const rows = Array.from({ length: 60 }, (_, i) => ({ q: `q${i}`, a: i % 4 === 0 ? `answer ${GOOD}` : `answer ${i}` }));
+    const file = await h.uploadJsonl(rows);
+    const id = await h.createJob(classifyJob(file.id));
+    const running = await waitFor(
+      async () => {
+        const body = (await h!.request('GET', `/v1/evaluation/${id}/status`)).body as { status: string; progress?: { rows_done: number } };
+        return body.progress !== undefined && body.progress.rows_done >= 30 && body;
+      },
+      { what: '30 rows done, seen from the main thread' },
+    );
+    expect(running).toMatchObject({ status: 'running', progress: { rows_total: 60, rows_done: 30, rows_failed: 0 } });
+    release();
+    const job = await h.waitForJob(id);
+    expect(job.status).toBe('completed');
+    expect(job.results).toMatchObject({ label_counts: { good: 15, bad: 45 }, pass_percentage: 25 });
+    const lines = (await h.request('GET', `/v1/files/${String(job.results!.result_file_id)}/content`)).text.trim().split('\n');
+    expect(lines).toHaveLength(60);
+
+    const metrics = (await h.request('GET', '/metrics')).text;
+    expect(metrics).toMatch(/assay_rows_total\{outcome="ok"\} 60/);
+    expect(metrics).toMatch(/assay_provider_call_seconds_count\{endpoint="judge-model at [^"]+",result="ok"\} 60/);
+    expect(metrics).toMatch(/assay_jobs\{status="completed"\} 1/);
+    // The process's own metrics come once, from the main thread.
+    expect(metrics.match(/^process_cpu_seconds_total /gm)).toHaveLength(1);
+  });
+
+  it('cancels promptly, keeping the finished rows', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let answered = 0;
+    const reply = async (req: FakeChatRequest): Promise<FakeReply> => {
+      if (answered >= 10) await held;
+      answered++;
+      return scriptedJudge(req);
+    };
+    h = await startHarness({ config: { engineThread: true }, fake: { reply } });
+    const file = await h.uploadJsonl(Array.from({ length: 200 }, (_, i) => ({ q: `q${i}`, a: `a${i}` })));
+    const id = await h.createJob(classifyJob(file.id));
+    await waitFor(
+      async () => {
+        const body = (await h!.request('GET', `/v1/evaluation/${id}/status`)).body as { progress?: { rows_done: number } };
+        return (body.progress?.rows_done ?? 0) >= 10;
+      },
+      { what: '10 rows done' },
+    );
+    const res = await h.request('POST', `/v1/evaluation/${id}/cancel`);
+    release();
+    expect(res.status, res.text).toBe(200);
+    const job = res.body as { status: string; results: Record<string, unknown> };
+    expect(job.status).toBe('user_error');
+    expect(job.results).toMatchObject({ cancelled: true, error: expect.stringMatching(/cancelled by the user after 10 of 200 rows/) });
+  });
+
+  it('refuses a bad job with the same 400 as in-process: message, field and code', async () => {
+    h = await startHarness({ config: { engineThread: true } });
+    const file = await h.uploadJsonl([{ q: 'q0', a: 'a0' }]);
+    const res = await h.request('POST', '/v1/evaluation', { json: classifyJob(file.id, 'Grade {{ nowhere }}.') });
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ error: { type: 'invalid_request_error', message: expect.stringMatching(/nowhere/) } });
+    const missing = await h.request('POST', '/v1/evaluation/eval-nope/cancel');
+    expect(missing.status).toBe(404);
+  });
+});
+
+describe('an engine thread that dies', () => {
+  let dir: string | undefined;
+  afterEach(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+    dir = undefined;
+  });
+  const realEntry = new URL('../../dist/runtime/engine-thread-main.js', import.meta.url).href;
+
+  it('that cannot start fails the server\'s start, saying why', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'assay-thread-'));
+    const broken = join(dir, 'broken-engine.mjs');
+    await writeFile(broken, "throw new Error('this engine thread cannot start');\n");
+    await expect(startHarness({ config: { engineThread: true }, engineThreadEntry: pathToFileURL(broken) })).rejects.toThrow(
+      /the engine thread could not start: this engine thread cannot start/,
+    );
+  });
+
+  it('is replaced by a new one; one that keeps dying is given up, and readiness and job requests say so', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'assay-thread-'));
+    // The real engine thread, except that asking it to create a job kills it.
+    const fragile = join(dir, 'fragile-engine.mjs');
+    await writeFile(
+      fragile,
+      `import { parentPort } from 'node:worker_threads';\n` +
+        `await import(${JSON.stringify(realEntry)});\n` +
+        `parentPort.on('message', (m) => { if (m.method === 'createJob') process.exit(7); });\n`,
+    );
+    h = await startHarness({ config: { engineThread: true }, engineThreadEntry: pathToFileURL(fragile) });
+    const file = await h.uploadJsonl([{ q: 'q0', a: 'a0' }]);
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const res = await h.request('POST', '/v1/evaluation', { json: classifyJob(file.id) });
+      expect(res.status, res.text).toBe(503);
+      expect(res.text).toMatch(/the engine thread stopped while handling this request \(exit code 7\); try again/);
+      if (attempt < 3) expect((await h.request('GET', '/readyz')).status).toBe(200);
+    }
+    const ready = await h.request('GET', '/readyz');
+    expect(ready.status).toBe(503);
+    expect((ready.body as { reason: string }).reason).toMatch(/engine thread stopped 3 times right after starting; the last time \(exit code 7\)/);
+    const res = await h.request('POST', '/v1/evaluation', { json: classifyJob(file.id) });
+    expect(res.status).toBe(503);
+    expect(res.text).toMatch(/engine thread stopped 3 times/);
+  });
+});
