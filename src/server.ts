@@ -6,12 +6,11 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from './config/config.js';
 import { createApp } from './api/app.js';
 import { createUploadSigner } from './api/upload-url.js';
-import { ChunkAbandoned, type Engine, type EngineDeps } from './engine/engine.js';
+import { ChunkAbandoned } from './engine/chunk-abandoned.js';
+import type { Engine, EngineDeps } from './engine/engine.js';
 import { createFileService } from './engine/file-service.js';
 import { createMetrics } from './observability/metrics.js';
 import { openBackend, type Backend } from './runtime/backend.js';
-import { createEngineNode } from './runtime/engine-node.js';
-import { startEngineThread } from './runtime/engine-thread.js';
 import { registerHealthRoutes } from './runtime/health.js';
 import { createSecurity } from './runtime/security.js';
 import { createRateLimiter } from './api/rate-limit.js';
@@ -52,7 +51,9 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   // Embedded with workers: jobs run on the engine thread, and this loop only serves the API.
   const threaded = backend.shape === 'embedded' && config.serveWorkers && config.engineThread;
   let engine: Engine;
+  // Only the shape in use is loaded: with the engine thread, this thread never loads the engine.
   if (threaded) {
+    const { startEngineThread } = await import('./runtime/engine-thread.js');
     const thread = startEngineThread(config, { store, log, ...(opts.engineThreadEntry ? { entry: opts.engineThreadEntry } : {}) });
     engine = thread;
     metrics.setRemote(thread.metrics);
@@ -62,6 +63,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       await backend.ping();
     };
   } else {
+    const { createEngineNode } = await import('./runtime/engine-node.js');
     const node = createEngineNode(config, { ...backend, metrics, security, log });
     engine = node.engine;
     metrics.setSources({
@@ -96,12 +98,20 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       }),
   });
   if (config.serveWorkers && !threaded) await backend.joinWorkers();
-  try {
-    await engine.start({ consume: config.serveWorkers, resume: backend.shape === 'embedded' });
-  } catch (err) {
-    await engine.close();
-    await backend.close();
-    throw err;
+  const start = () => engine.start({ consume: config.serveWorkers, resume: backend.shape === 'embedded' });
+  if (threaded) {
+    // The API answers while the engine thread boots (job requests wait in its queue), so the
+    // server is up as soon as it listens. A thread that cannot start is retried and, if it keeps
+    // failing, reported by /readyz (see engine-thread.ts).
+    void start().catch((err: unknown) => log('error', 'the engine could not start', { err: String(err) }));
+  } else {
+    try {
+      await start();
+    } catch (err) {
+      await engine.close();
+      await backend.close();
+      throw err;
+    }
   }
   const address = await app.listen({ host: config.host, port: config.port });
   const server = app;

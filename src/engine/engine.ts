@@ -18,6 +18,7 @@ import { rowOffsets } from '../datasets/offsets.js';
 import { defaultWorkers } from '../providers/endpoints.js';
 import type { ModelRegistry } from '../providers/registry.js';
 import type { BlobStore, RowChunk, Store, TaskQueue } from './contracts.js';
+import { ChunkAbandoned } from './chunk-abandoned.js';
 import { newFileId, newJobId } from './ids.js';
 import { createLimiter, createSlots, type Slots } from './limiter.js';
 import { checkAgainstDataset, compileJob } from './prepare.js';
@@ -26,6 +27,8 @@ import { createRowWriter, type RowWriter } from './row-writer.js';
 import { writeResultFile } from './result-file.js';
 import { callsOf, neededSecrets } from './secrets.js';
 import { evaluateRow, JobFatalError, type BoundModel, type RowContext } from './row-evaluator.js';
+
+export { ChunkAbandoned };
 
 export interface EngineDeps {
   store: Store;
@@ -72,17 +75,6 @@ const CANCEL_POLL_MS = 1000;
  * that one worker does not hoard chunks other workers could run.
  */
 const CHUNK_CONCURRENCY = 4;
-
-/**
- * Thrown by a chunk cut short because this process is shutting down: the queue must not count the
- * chunk as done, so it goes back to the queue for another worker (or this one, after a restart).
- */
-export class ChunkAbandoned extends Error {
-  constructor(jobId: string) {
-    super(`chunk of job ${jobId} handed back: this process is shutting down`);
-    this.name = 'ChunkAbandoned';
-  }
-}
 
 /** Per-job runtime state shared by the chunks of that job running in this process. */
 interface ActiveJob {

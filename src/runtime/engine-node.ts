@@ -7,6 +7,7 @@ import type { BlobStore, Store, TaskQueue } from '../engine/contracts.js';
 import { createEngine, type Engine, type EngineDeps } from '../engine/engine.js';
 import { instrumentModel, type Metrics } from '../observability/metrics.js';
 import { createModelRegistry, type ModelRegistry } from '../providers/registry.js';
+import { createEndpointGuard } from '../security/endpoint-guard.js';
 import type { Security } from './security.js';
 
 export interface EngineNodeDeps {
@@ -17,13 +18,14 @@ export interface EngineNodeDeps {
   share?: () => number;
   /** Times model calls and counts finished rows, when given. */
   metrics?: Metrics;
-  /** The SSRF guard for user-named endpoints, when given (a server shared by several key owners). */
+  /** With it, user-named endpoints pass the SSRF guard while the server is shared. */
   security?: Security;
   log?: EngineDeps['log'];
 }
 
 export function createEngineNode(config: Config, deps: EngineNodeDeps): { engine: Engine; models: ModelRegistry } {
   const { store, metrics, security } = deps;
+  const guard = security ? createEndpointGuard({ allow: config.allowedHosts, active: security.shared }) : undefined;
   const models = createModelRegistry(config, {
     timeoutMs: config.providerTimeoutMs,
     maxRetries: config.providerMaxRetries,
@@ -31,7 +33,7 @@ export function createEngineNode(config: Config, deps: EngineNodeDeps): { engine
     ...(deps.share ? { share: deps.share } : {}),
     ...(config.cacheEnabled ? { cache: { store, maxEntries: config.cacheMaxEntries } } : {}),
     ...(metrics ? { wrap: (model) => instrumentModel(model, metrics) } : {}),
-    ...(security ? { externalDispatcher: security.guard.dispatcher } : {}),
+    ...(guard ? { externalDispatcher: guard.dispatcher } : {}),
   });
   const engine = createEngine({
     store,
@@ -41,7 +43,7 @@ export function createEngineNode(config: Config, deps: EngineNodeDeps): { engine
     config,
     ...(deps.log ? { log: deps.log } : {}),
     ...(metrics ? { onRowFinished: metrics.rowFinished } : {}),
-    ...(security ? { endpointGuard: security.guard } : {}),
+    ...(guard ? { endpointGuard: guard } : {}),
   });
   return { engine, models };
 }

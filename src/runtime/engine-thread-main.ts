@@ -5,6 +5,8 @@
  * writes) and keeps the in-process queue; the main thread talks to it through
  * engine-thread-protocol.ts.
  */
+import { readlinkSync } from 'node:fs';
+import os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Config } from '../config/config.js';
 import { ChunkAbandoned } from '../engine/engine.js';
@@ -16,6 +18,21 @@ import { createSecurity } from './security.js';
 
 /** How often the progress of running jobs is sent to the main thread. */
 const PROGRESS_EVERY_MS = 250;
+
+/**
+ * When the cores are busy, the API's thread goes first: this one runs at a lower OS priority, so a
+ * status request waits for no batch of rows (Linux, where a thread has its own priority; elsewhere
+ * the thread keeps the process's).
+ */
+function yieldToTheApi(): void {
+  try {
+    const threadId = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    if (Number.isInteger(threadId) && threadId > 0) os.setPriority(threadId, os.constants.priority.PRIORITY_BELOW_NORMAL);
+  } catch {
+    // Not Linux, or not allowed: run at the process's priority.
+  }
+}
+yieldToTheApi();
 
 const port = parentPort;
 if (port === null) throw new Error('engine-thread-main runs as a worker thread of the assay server');

@@ -5,8 +5,8 @@
  *
  * If the thread dies (a bug, not a bad row: rows fail as data), calls in flight fail, and a new
  * thread resumes the unfinished jobs from the store, as a restarted server would. A thread that
- * keeps dying right after starting is not restarted again; readiness then reports it. One that
- * cannot start at all fails the server's start, with the reason.
+ * keeps dying right after starting (one that cannot start at all, say) is not restarted again;
+ * readiness then reports it, with the reason.
  */
 import { Worker } from 'node:worker_threads';
 import type { Config } from '../config/config.js';

@@ -1,7 +1,7 @@
 /**
  * The security pieces an API node or a worker runs with, made from the configuration and the
- * store: the keyring (API keys, briefly cached), the SSRF guard for user-named model endpoints,
- * and the labels metrics show endpoints under.
+ * store: the keyring (API keys, briefly cached), whether the server is shared, and the labels
+ * metrics show endpoints under.
  *
  * A server is *shared* while API keys exist, or while it listens beyond loopback (where it wants
  * keys even before one exists). Shared, it refuses user-supplied endpoints on private addresses
@@ -11,21 +11,19 @@ import type { Config } from '../config/config.js';
 import type { Store } from '../engine/contracts.js';
 import { createKeyring, type Keyring } from '../security/api-keys.js';
 import { isLoopbackHost } from '../security/bind.js';
-import { createEndpointGuard, type EndpointGuard } from '../security/endpoint-guard.js';
 
 export interface Security {
   keyring: Keyring;
   /** API calls want a key even while none exists. */
   requireKeys: boolean;
-  /** Whether the server is shared now (see above). */
+  /** Whether the server is shared now (see above): the SSRF guard applies while it is (see engine-node.ts). */
   shared(): Promise<boolean>;
-  guard: EndpointGuard;
   /** The metrics label of an endpoint: its own alone, `provider` or `external` when shared. */
   endpointLabel(label: string): string;
 }
 
 export function createSecurity(
-  config: Pick<Config, 'host' | 'insecureNoAuth' | 'apiKeyCacheMs' | 'allowedHosts' | 'providerBaseUrl'>,
+  config: Pick<Config, 'host' | 'insecureNoAuth' | 'apiKeyCacheMs' | 'providerBaseUrl'>,
   store: Pick<Store, 'findApiKey' | 'hasApiKeys'>,
   opts: { serving: boolean; onSharedChange?: () => void },
 ): Security {
@@ -38,7 +36,6 @@ export function createSecurity(
     keyring,
     requireKeys,
     shared,
-    guard: createEndpointGuard({ allow: config.allowedHosts, active: shared }),
     endpointLabel(label) {
       const now = requireKeys || keyring.keysExistNow();
       if (lastShared !== undefined && now !== lastShared) opts.onSharedChange?.();

@@ -107,13 +107,20 @@ describe('an engine thread that dies', () => {
   });
   const realEntry = new URL('../../dist/runtime/engine-thread-main.js', import.meta.url).href;
 
-  it('that cannot start fails the server\'s start, saying why', async () => {
+  it('that cannot start is tried again, then reported by /readyz with the reason, while the API still answers', async () => {
     dir = await mkdtemp(join(tmpdir(), 'assay-thread-'));
     const broken = join(dir, 'broken-engine.mjs');
     await writeFile(broken, "throw new Error('this engine thread cannot start');\n");
-    await expect(startHarness({ config: { engineThread: true }, engineThreadEntry: pathToFileURL(broken) })).rejects.toThrow(
-      /the engine thread could not start: this engine thread cannot start/,
+    h = await startHarness({ config: { engineThread: true }, engineThreadEntry: pathToFileURL(broken) });
+    const ready = await waitFor(
+      async () => {
+        const res = await h!.request('GET', '/readyz');
+        return res.status === 503 && (res.body as { reason: string });
+      },
+      { what: 'readiness to fail' },
     );
+    expect(ready.reason).toMatch(/engine thread stopped 3 times right after starting; the last time: this engine thread cannot start/);
+    expect((await h.request('GET', '/v1/files')).status).toBe(200);
   });
 
   it('is replaced by a new one; one that keeps dying is given up, and readiness and job requests say so', async () => {

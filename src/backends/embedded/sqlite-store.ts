@@ -240,6 +240,7 @@ export function openSqliteStore(file: string): Store {
     anyKey: db.prepare(`SELECT 1 FROM api_keys WHERE revoked_at IS NULL LIMIT 1`),
   };
 
+  const listJobsStatements = new Map<string, Database.Statement>();
   /** Recency of cache entries: a counter, so two uses in one millisecond still order. */
   let cacheClock = Date.now() * 1000;
   let cacheEntries: number | undefined;
@@ -361,7 +362,10 @@ export function openSqliteStore(file: string): Store {
         args.push(query.status);
       }
       const sql = `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`;
-      return (db.prepare(sql).all(...args, query.limit) as JobRow[]).map(toJob);
+      // Four shapes at most; preparing one cost more than running it.
+      let statement = listJobsStatements.get(sql);
+      if (!statement) listJobsStatements.set(sql, (statement = db.prepare(sql)));
+      return (statement.all(...args, query.limit) as JobRow[]).map(toJob);
     },
     async jobCounts() {
       const rows = q.jobCounts.all() as Array<{ status: JobStatus; n: number }>;
