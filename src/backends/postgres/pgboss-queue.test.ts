@@ -41,6 +41,15 @@ describe('pg-boss queue across nodes', () => {
     await Promise.all(opened.splice(0).map((q) => q.close()));
   });
 
+  it('lets several nodes start together on a fresh database: each finds the one queue', async () => {
+    for (let round = 0; round < 3; round++) {
+      const url = await db.createDatabase();
+      const nodes = await Promise.all([open(url), open(url), open(url), open(url)]);
+      await nodes[0]!.enqueue([chunk('j1', 0)]);
+      for (const node of nodes) expect(await node.size()).toBe(1);
+    }
+  });
+
   it('adds a key once while it is queued or running, and again once it is done', async () => {
     const url = await db.createDatabase();
     const [a, b] = await Promise.all([open(url), open(url)]);

@@ -66,6 +66,27 @@ const executorOf = (db: pg.Pool | pg.PoolClient): PgBoss.Db => ({ executeSql: (t
  * const queue = await createPgBossQueue(process.env.ASSAY_DATABASE_URL!, { leaseSeconds: 900 });
  * queue.consume(runChunk, { concurrency: 16 });
  */
+/** Errors two nodes creating the same queue at once may get from PostgreSQL; the loser tries again. */
+const CONCURRENT_CREATE_CODES: ReadonlySet<string> = new Set(['40P01', '23505', '42P07']);
+
+/**
+ * Creates the queue unless it exists. Nodes that start together on a fresh database race in
+ * pg-boss's createQueue (it adds a table and a row, and PostgreSQL may answer one of them with a
+ * deadlock); whoever loses looks again and finds the queue the winner made.
+ */
+async function createQueueOnce(boss: PgBoss, name: string, options: Parameters<PgBoss['createQueue']>[1]): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    if (await boss.getQueue(name)) return;
+    try {
+      await boss.createQueue(name, options);
+      return;
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (attempt >= 5 || typeof code !== 'string' || !CONCURRENT_CREATE_CODES.has(code)) throw err;
+    }
+  }
+}
+
 export async function createPgBossQueue(source: string | PgBossConnection, options: PgBossQueueOptions = {}): Promise<TaskQueue> {
   const opts = { ...DEFAULTS, ...options };
   const onQueueError = options.onQueueError ?? (() => {});
@@ -94,7 +115,7 @@ export async function createPgBossQueue(source: string | PgBossConnection, optio
   const jobs = `${ident(opts.schema)}.job`;
   const taskOptions = { retryLimit: opts.retryLimit, retryDelay: opts.retryDelaySeconds, retryBackoff: false, expireInSeconds: opts.leaseSeconds };
   try {
-    await boss.createQueue(name, { name, policy: 'standard', ...taskOptions });
+    await createQueueOnce(boss, name, { name, policy: 'standard', ...taskOptions });
   } catch (err) {
     if (owned) await Promise.allSettled([boss.stop({ graceful: false, close: false }), pool.end()]);
     throw err;
