@@ -220,34 +220,33 @@ export function createEngine(deps: EngineDeps): Engine {
     const inFlight: Promise<void>[] = [];
     let fatal: JobFatalError | null = null;
     const from = { from: task.start, ...(task.offset ? { start: task.offset } : {}) };
+    // The chunk's rows are read first (a chunk is small) and all wait for a slot at once, ranked by
+    // row index: so the oldest chunk takes every free slot and finishes before the next ones
+    // (one waiter per chunk would hand slots round-robin, and the chunks would end together).
+    const rows: Array<{ index: number; data: Record<string, unknown> }> = [];
     for await (const row of readRows(state.datasetPath, state.file.format, from)) {
-      if (row.index >= task.end || state.abort.signal.aborted) break;
-      if (done.has(row.index)) continue;
+      if (row.index >= task.end) break;
+      if (!done.has(row.index)) rows.push(row);
+    }
+    for (const row of rows) {
       // A row holds its slot until its result is written, so the rows a crash can cost are the
-      // rows in flight, and reading ahead stops when every slot is taken.
-      await state.rowSlots.acquire(row.index);
-      if (state.abort.signal.aborted) {
-        state.rowSlots.release();
-        break;
-      }
-      inFlight.push(
-        evaluateRow(state.ctx, row.index, row.data)
-          .then(
-            async (result) => {
-              // A row cut short by an abort (cancel, shutdown, a fatal error) is not a result: it runs again on resume.
-              if (state.abort.signal.aborted) return;
-              state.progress.rowDone(result.outcome);
-              deps.onRowFinished?.(result.outcome);
-              await writer.add({ ...result, input: row.data });
-            },
-            (err: unknown) => {
-              if (!(err instanceof JobFatalError)) throw err;
-              fatal ??= err;
-              state.abort.abort();
-            },
-          )
-          .finally(() => state.rowSlots.release()),
-      );
+      // rows in flight.
+      const evaluated = state.rowSlots.acquire(row.index).then(async () => {
+        if (state.abort.signal.aborted) return;
+        try {
+          const result = await evaluateRow(state.ctx, row.index, row.data);
+          // A row cut short by an abort (cancel, shutdown, a fatal error) is not a result: it runs again on resume.
+          if (state.abort.signal.aborted) return;
+          state.progress.rowDone(result.outcome);
+          deps.onRowFinished?.(result.outcome);
+          await writer.add({ ...result, input: row.data });
+        } catch (err) {
+          if (!(err instanceof JobFatalError)) throw err;
+          fatal ??= err;
+          state.abort.abort();
+        }
+      });
+      inFlight.push(evaluated.finally(() => state.rowSlots.release()));
     }
     await Promise.all(inFlight);
     await writer.flush();
