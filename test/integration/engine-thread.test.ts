@@ -9,8 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { FakeChatRequest, FakeReply } from '../../src/testing/fake-provider.js';
-import { GOOD, scriptedJudge, startHarness, waitFor, type Harness } from './harness.js';
+import { GOOD, holdAfter, startHarness, waitFor, type Harness } from './harness.js';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -26,14 +25,8 @@ const classifyJob = (fileId: string, template = judge.system_template) => ({
 
 describe('jobs on the engine thread', () => {
   it('give the same results, with progress while running and the thread\'s metrics on /metrics', async () => {
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    let answered = 0;
-    const reply = async (req: FakeChatRequest): Promise<FakeReply> => {
-      // Half the rows are answered at once; the rest wait until progress has been seen.
-      if (answered++ >= 30) await held;
-      return scriptedJudge(req);
-    };
+    // Half the rows are answered at once; the rest wait until progress has been seen.
+    const { reply, release } = holdAfter(30);
     h = await startHarness({ config: { engineThread: true }, fake: { reply } });
     const rows = Array.from({ length: 60 }, (_, i) => ({ q: `q${i}`, a: i % 4 === 0 ? `answer ${GOOD}` : `answer ${i}` }));
     const file = await h.uploadJsonl(rows);
@@ -62,14 +55,7 @@ describe('jobs on the engine thread', () => {
   });
 
   it('cancels promptly, keeping the finished rows', async () => {
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    let answered = 0;
-    const reply = async (req: FakeChatRequest): Promise<FakeReply> => {
-      if (answered >= 10) await held;
-      answered++;
-      return scriptedJudge(req);
-    };
+    const { reply, release } = holdAfter(10);
     h = await startHarness({ config: { engineThread: true }, fake: { reply } });
     const file = await h.uploadJsonl(Array.from({ length: 200 }, (_, i) => ({ q: `q${i}`, a: `a${i}` })));
     const id = await h.createJob(classifyJob(file.id));

@@ -144,6 +144,24 @@ export function scriptedJudge(req: FakeChatRequest): FakeReply {
   return { content: `${GOOD} generated answer to: ${req.userText}` };
 }
 
+/**
+ * The scripted judge for the first `n` calls; every later call waits until `release()` (then is
+ * answered too). For jobs caught mid-run: progress, cancel.
+ */
+export function holdAfter(n: number): { reply: (req: FakeChatRequest) => Promise<FakeReply>; release: () => void } {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let answered = 0;
+  return {
+    async reply(req) {
+      if (answered >= n) await held;
+      answered++;
+      return scriptedJudge(req);
+    },
+    release,
+  };
+}
+
 export interface HarnessOptions {
   fake?: FakeProviderOptions;
   config?: Partial<Config>;

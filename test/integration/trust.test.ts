@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { jsonReply, type FakeChatRequest, type FakeReply } from '../../src/testing/fake-provider.js';
-import { GOOD, scriptedJudge, startHarness, waitFor, type Harness } from './harness.js';
+import { GOOD, holdAfter, scriptedJudge, startHarness, waitFor, type Harness } from './harness.js';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -108,15 +108,8 @@ describe('verdicts', () => {
 
 describe('cancel and retry', () => {
   it('cancels a running job promptly, keeping finished rows, and reports progress while it runs', async () => {
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    let answered = 0;
-    const reply = async (req: FakeChatRequest): Promise<FakeReply> => {
-      // Ten rows are answered; then every call hangs until the test is over.
-      if (answered >= 10) await held;
-      answered++;
-      return scriptedJudge(req);
-    };
+    // Ten rows are answered; then every call hangs until the test is over.
+    const { reply, release } = holdAfter(10);
     h = await startHarness({ fake: { reply } });
     const file = await h.uploadJsonl(Array.from({ length: 200 }, (_, i) => ({ q: `q${i}`, a: `a${i}` })));
     const id = await h.createJob(classifyJob(file.id));
