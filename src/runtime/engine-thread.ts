@@ -38,6 +38,8 @@ const PROGRESS_FRESH_MS = 2_000;
 /** A thread that dies this soon after starting counts toward giving up. */
 const EARLY_DEATH_MS = 10_000;
 const MAX_EARLY_DEATHS = 3;
+/** How long close() waits for the thread to hand its work back before stopping it. */
+const CLOSE_WAIT_MS = 30_000;
 
 export function startEngineThread(config: Config, opts: EngineThreadOptions): ThreadedEngine {
   const entry = opts.entry ?? new URL('./engine-thread-main.js', import.meta.url);
@@ -104,7 +106,13 @@ export function startEngineThread(config: Config, opts: EngineThreadOptions): Th
       const id = ++nextId;
       pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
       const message: CallMessage = { kind: 'call', id, method, args };
-      worker.postMessage(message);
+      try {
+        worker.postMessage(message);
+      } catch (err) {
+        // Arguments that cannot be copied to the thread (never JSON from a request).
+        pending.delete(id);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      }
     });
   }
 
@@ -130,7 +138,16 @@ export function startEngineThread(config: Config, opts: EngineThreadOptions): Th
     async close() {
       if (closing) return;
       closing = true;
-      if (!downForGood) await call('close').catch((err: unknown) => opts.log('warn', 'engine thread did not close cleanly', { err: String(err) }));
+      if (!downForGood) {
+        // The thread hands its chunks back and closes its store; one that does not answer is stopped anyway.
+        let timer: NodeJS.Timeout | undefined;
+        const gaveUp = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)));
+        await Promise.race([
+          call('close').catch((err: unknown) => opts.log('warn', 'engine thread did not close cleanly', { err: String(err) })),
+          gaveUp.then(() => opts.log('warn', `engine thread did not close within ${CLOSE_WAIT_MS / 1000} s; stopping it`)),
+        ]);
+        clearTimeout(timer);
+      }
       await worker.terminate();
     },
     metrics: () => (downForGood ? Promise.resolve([]) : call('metrics')),
