@@ -93,7 +93,11 @@ const methods: Record<EngineMethod, (...args: never[]) => Promise<unknown>> = {
 };
 
 port.on('message', (message: CallMessage) => {
-  const method = methods[message.method] as (...args: unknown[]) => Promise<unknown>;
+  const method = methods[message.method] as ((...args: unknown[]) => Promise<unknown>) | undefined;
+  if (method === undefined) {
+    post({ kind: 'reply', id: message.id, ok: false, error: toWire(new Error(`the engine thread has no method ${String(message.method)}`)) });
+    return;
+  }
   method(...message.args).then(
     (value) => post({ kind: 'reply', id: message.id, ok: true, value }),
     (err: unknown) => post({ kind: 'reply', id: message.id, ok: false, error: toWire(err) }),
