@@ -7,6 +7,12 @@ import { Agent, interceptors, type Dispatcher } from 'undici';
 
 const MAX_REDIRECTIONS = 5;
 
+/** A reply larger than this is cut off and the call fails: no chat completion is this big. */
+export const MAX_REPLY_BYTES = 16 * 1024 * 1024;
+
+/** Options for every agent that carries model calls. */
+export const AGENT_OPTIONS = { maxResponseSize: MAX_REPLY_BYTES } as const;
+
 export function withRedirects(dispatcher: Dispatcher): Dispatcher {
   return dispatcher.compose(interceptors.redirect({ maxRedirections: MAX_REDIRECTIONS }));
 }
@@ -15,5 +21,5 @@ let shared: Dispatcher | undefined;
 
 /** The pools for trusted endpoints (the configured provider), shared by every model of the process. */
 export function sharedDispatcher(): Dispatcher {
-  return (shared ??= withRedirects(new Agent()));
+  return (shared ??= withRedirects(new Agent(AGENT_OPTIONS)));
 }

@@ -208,6 +208,14 @@ describe('the HTTP exchange', () => {
     await expect.poll(() => getEventListeners(controller.signal, 'abort').length).toBe(0);
   });
 
+  it('refuses a reply larger than 16 MiB rather than holding it', async () => {
+    const fake = await start({ reply: () => ({ content: 'x'.repeat(17 * 2 ** 20) }) });
+    const model = createOpenAIChatModel({ baseUrl: fake.url, apiKey: null, model: 'verbose' }, { timeoutMs: 10_000, maxRetries: 0 });
+    const err = await failure(model.complete(ask('say a lot')));
+    expect(err.kind).toBe('malformed');
+    expect(err.message).toMatch(/verbose at .*: malformed reply: larger than 16 MiB/);
+  });
+
   it('sends the key as a bearer token, and none when the endpoint has no key', async () => {
     const seen: Array<string | undefined> = [];
     const fake = await start({ reply: (req) => (seen.push(req.headers.authorization), { content: 'ok' }) });

@@ -16,7 +16,7 @@ import { ProviderError, type ProviderErrorKind } from '../domain/errors.js';
 import type { ChatModel, ChatRequest, ChatResult, ResponseFormat } from './chat-model.js';
 import type { Endpoint } from './endpoints.js';
 import { DEFAULT_ENDPOINT_LIMITS, type ResolvedEndpointLimits } from './endpoint-limits.js';
-import { sharedDispatcher } from './http-dispatch.js';
+import { MAX_REPLY_BYTES, sharedDispatcher } from './http-dispatch.js';
 import { DEFAULT_RETRY_POLICY, abortError, finalError, retryDelayMs, shouldRetry, type RetryPolicy } from './retry.js';
 import { createEndpointScheduler, type SchedulerClock } from './scheduler.js';
 import { ssrfRefusal } from '../security/ssrf.js';
@@ -131,6 +131,9 @@ export function classifyError(err: unknown, label: string): ProviderError {
     });
   }
   const code = (err as { code?: unknown }).code;
+  if (code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE') {
+    return new ProviderError(`${label}: malformed reply: larger than ${MAX_REPLY_BYTES / 2 ** 20} MiB`, { kind: 'malformed', cause: err });
+  }
   if (typeof code === 'string' && TIMEOUT_CODES.has(code)) {
     return new ProviderError(`${label}: the request timed out`, { kind: 'timeout', cause: err });
   }

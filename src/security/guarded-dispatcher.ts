@@ -10,7 +10,7 @@
  */
 import { isIP } from 'node:net';
 import { Agent, buildConnector, type Dispatcher } from 'undici';
-import { withRedirects } from '../providers/http-dispatch.js';
+import { AGENT_OPTIONS, withRedirects } from '../providers/http-dispatch.js';
 import { forbiddenReason, guardedLookup, SSRF_ERROR_CODE, type SsrfPolicy } from './ssrf.js';
 
 function refused(host: string, why: string): NodeJS.ErrnoException {
@@ -44,5 +44,5 @@ export function guardedConnector(policy: SsrfPolicy, active: () => Promise<boole
  * client for endpoints a user named; the server's own configured provider does not need it.
  */
 export function createGuardedDispatcher(policy: SsrfPolicy, active: () => Promise<boolean>): Dispatcher {
-  return withRedirects(new Agent({ connect: guardedConnector(policy, active) }));
+  return withRedirects(new Agent({ ...AGENT_OPTIONS, connect: guardedConnector(policy, active) }));
 }
