@@ -213,6 +213,11 @@ export function openSqliteStore(file: string): Store {
     setSecrets: db.prepare(`UPDATE jobs SET secrets = ? WHERE id = ?`),
     claim: db.prepare(`UPDATE jobs SET finalizing = 1 WHERE id = ? AND finalizing = 0`),
     release: db.prepare(`UPDATE jobs SET finalizing = 0 WHERE id = ?`),
+    insertRow: db.prepare(
+      `INSERT INTO rows (job_id, row_index, outcome, label, score, choice, generation_failures, judge_failures, usage, fields, input)
+       VALUES (@jobId, @rowIndex, @outcome, @label, @score, @choice, @generationFailures, @judgeFailures, @usage, @fields, @input)
+       ON CONFLICT (job_id, row_index) DO NOTHING`,
+    ),
     saveRow: db.prepare(
       `INSERT INTO rows (job_id, row_index, outcome, label, score, choice, generation_failures, judge_failures, usage, fields, input)
        VALUES (@jobId, @rowIndex, @outcome, @label, @score, @choice, @generationFailures, @judgeFailures, @usage, @fields, @input)
@@ -270,10 +275,17 @@ export function openSqliteStore(file: string): Store {
     let added = 0;
     let failed = 0;
     for (const r of rows) {
-      const before = q.rowOutcome.get(jobId, r.rowIndex) as { outcome: string } | undefined;
-      q.saveRow.run({ ...r, jobId, usage: JSON.stringify(r.usage), fields: JSON.stringify(r.fields), input: r.input ? JSON.stringify(r.input) : null });
-      if (!before) added++;
-      failed += isFailed(r.outcome) - isFailed(before?.outcome);
+      const values = { ...r, jobId, usage: JSON.stringify(r.usage), fields: JSON.stringify(r.fields), input: r.input ? JSON.stringify(r.input) : null };
+      // Nearly every row is new: one statement. A row written before (a retry) also needs its old
+      // outcome, for the failed-row counter.
+      if (q.insertRow.run(values).changes === 1) {
+        added++;
+        failed += isFailed(r.outcome);
+        continue;
+      }
+      const before = q.rowOutcome.get(jobId, r.rowIndex) as { outcome: string };
+      q.saveRow.run(values);
+      failed += isFailed(r.outcome) - isFailed(before.outcome);
     }
     q.bumpCounts.run(added, failed, jobId);
   });
