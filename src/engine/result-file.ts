@@ -12,6 +12,9 @@ import type { JobSpec } from '../domain/types.js';
 import { createSummarizer, type Summary, type SummaryOptions } from '../stats/aggregate.js';
 import type { Store } from './contracts.js';
 
+/** Characters of result lines gathered before each write. */
+const WRITE_BATCH_CHARS = 256 * 1024;
+
 export interface ResultFileInfo {
   bytes: number;
   lineCount: number;
@@ -29,9 +32,18 @@ export async function writeResultFile(opts: {
 }): Promise<ResultFileInfo> {
   const summarizer = createSummarizer(opts.spec, opts.summary);
   const tmp = `${opts.destPath}.tmp-${process.pid}`;
-  const out = fs.createWriteStream(tmp);
+  const out = fs.createWriteStream(tmp, { highWaterMark: WRITE_BATCH_CHARS * 4 });
   let bytes = 0;
   let lineCount = 0;
+  // Lines are written in batches: a write per line cost more than making the line.
+  let batch = '';
+  const flush = async (): Promise<void> => {
+    if (batch === '') return;
+    const chunk = batch;
+    batch = '';
+    bytes += Buffer.byteLength(chunk);
+    if (!out.write(chunk)) await once(out, 'drain');
+  };
   try {
     const results = opts.store.iterateRows(opts.jobId)[Symbol.asyncIterator]();
     let next = await results.next();
@@ -42,10 +54,11 @@ export async function writeResultFile(opts: {
       const line = JSON.stringify(
         result ? { ...row.data, ...result.fields } : { ...row.data, evaluation_successful: false, error: 'row was not evaluated' },
       ) + '\n';
-      bytes += Buffer.byteLength(line);
+      batch += line;
       lineCount++;
-      if (!out.write(line)) await once(out, 'drain');
+      if (batch.length >= WRITE_BATCH_CHARS) await flush();
     }
+    await flush();
     out.end();
     await once(out, 'finish');
     await fs.promises.rename(tmp, opts.destPath);
