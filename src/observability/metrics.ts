@@ -56,36 +56,26 @@ export function createMetrics(opts: { processMetrics?: boolean } = {}): Metrics 
     registers: [registry],
   });
   const retries = new Counter({ name: 'assay_provider_retries_total', help: 'Model call attempts beyond the first', labelNames: ['endpoint'], registers: [registry] });
-  new Gauge({
-    name: 'assay_provider_rate_limited_total',
-    help: 'HTTP 429 answers received, per endpoint (cumulative since start)',
-    labelNames: ['endpoint'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      const totals = new Map<string, number>();
-      for (const model of sources.endpoints?.() ?? []) {
-        const label = labelOf(model.label);
-        totals.set(label, (totals.get(label) ?? 0) + model.state().rateLimited429s);
-      }
-      for (const [endpoint, n] of totals) this.set({ endpoint }, n);
-    },
-  });
-  new Gauge({
-    name: 'assay_provider_concurrency_limit',
-    help: 'Current adaptive concurrency limit per endpoint',
-    labelNames: ['endpoint'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      const totals = new Map<string, number>();
-      for (const model of sources.endpoints?.() ?? []) {
-        const label = labelOf(model.label);
-        totals.set(label, (totals.get(label) ?? 0) + model.state().limit);
-      }
-      for (const [endpoint, n] of totals) this.set({ endpoint }, n);
-    },
-  });
+  /** A gauge per endpoint label, summing one scheduler figure over the endpoints shown under it. */
+  const endpointGauge = (name: string, help: string, figure: (state: ReturnType<ChatModel['state']>) => number): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['endpoint'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        const totals = new Map<string, number>();
+        for (const model of sources.endpoints?.() ?? []) {
+          const label = labelOf(model.label);
+          totals.set(label, (totals.get(label) ?? 0) + figure(model.state()));
+        }
+        for (const [endpoint, n] of totals) this.set({ endpoint }, n);
+      },
+    });
+  };
+  endpointGauge('assay_provider_rate_limited_total', 'HTTP 429 answers received, per endpoint (cumulative since start)', (state) => state.rateLimited429s);
+  endpointGauge('assay_provider_concurrency_limit', 'Current adaptive concurrency limit per endpoint', (state) => state.limit);
   new Gauge({
     name: 'assay_jobs',
     help: 'Jobs by status',

@@ -5,8 +5,8 @@
 import Database from 'better-sqlite3';
 import type { JobListQuery, Store } from '../../engine/contracts.js';
 import type { CachedCall } from '../../providers/call-cache.js';
-import type { ApiKeyRecord, FileRecord, JobRecord, JobStatus, RowCounts, RowResult, StatusUpdate } from '../../domain/types.js';
-import { RESULT_COLUMNS, toResult, type ResultRow } from '../row-records.js';
+import type { JobStatus, RowCounts, RowResult, StatusUpdate } from '../../domain/types.js';
+import { RESULT_COLUMNS, toFile, toJob, toKey, toResult, type FileRow, type JobRow, type KeyRow, type ResultRow } from '../records.js';
 import { TERMINAL_STATUSES } from '../../domain/types.js';
 
 /** Each entry moves the schema one version forward; PRAGMA user_version records where a file is. */
@@ -83,89 +83,7 @@ const MIGRATIONS: string[] = [
 
 const isFailed = (outcome: string | undefined): number => (outcome === 'generation_failed' || outcome === 'judge_failed' ? 1 : 0);
 
-interface FileRow {
-  id: string;
-  owner_id: string;
-  filename: string;
-  purpose: string;
-  format: string;
-  bytes: number;
-  line_count: number;
-  columns: string;
-  state: string;
-  created_at: number;
-}
-
-interface JobRow {
-  id: string;
-  owner_id: string;
-  type: string;
-  status: string;
-  status_updates: string;
-  parameters: string;
-  spec: string;
-  row_count: number;
-  results: string | null;
-  cancel_requested: number;
-  created_at: string;
-  updated_at: string;
-}
-
-
-interface KeyRow {
-  id: string;
-  owner_id: string;
-  hash: string;
-  prefix: string;
-  created_at: number;
-  revoked_at: number | null;
-}
-
-const toKey = (row: KeyRow): ApiKeyRecord => ({
-  id: row.id,
-  ownerId: row.owner_id,
-  hash: row.hash,
-  prefix: row.prefix,
-  createdAt: row.created_at,
-  revokedAt: row.revoked_at,
-});
-
-function toFile(row: FileRow): FileRecord {
-  return {
-    id: row.id,
-    ownerId: row.owner_id,
-    filename: row.filename,
-    purpose: row.purpose as FileRecord['purpose'],
-    format: row.format as FileRecord['format'],
-    bytes: row.bytes,
-    lineCount: row.line_count,
-    columns: JSON.parse(row.columns) as string[],
-    state: row.state as FileRecord['state'],
-    createdAt: row.created_at,
-  };
-}
-
-function toJob(row: JobRow): JobRecord {
-  return {
-    id: row.id,
-    ownerId: row.owner_id,
-    type: row.type as JobRecord['type'],
-    status: row.status as JobStatus,
-    statusUpdates: JSON.parse(row.status_updates) as StatusUpdate[],
-    parameters: JSON.parse(row.parameters) as Record<string, unknown>,
-    spec: JSON.parse(row.spec) as JobRecord['spec'],
-    rowCount: row.row_count,
-    results: row.results === null ? null : (JSON.parse(row.results) as Record<string, unknown>),
-    cancelRequested: row.cancel_requested === 1,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
-}
-
-
-
 const PAGE = 1000;
-
 
 export function openSqliteStore(file: string): Store {
   const db = new Database(file);

@@ -5,7 +5,7 @@
 import type pg from 'pg';
 import type { RowQuery, Store } from '../../engine/contracts.js';
 import type { RowCounts, RowResult } from '../../domain/types.js';
-import { RESULT_COLUMNS, toResult, type ResultRow } from '../row-records.js';
+import { RESULT_COLUMNS, toResult, type ResultRow } from '../records.js';
 import { inTransaction } from './pg-sql.js';
 
 type RowMethods = Pick<Store, 'saveRows' | 'doneRowIndexes' | 'countRows' | 'rowCounts' | 'deleteRows' | 'iterateRows' | 'queryRows'>;

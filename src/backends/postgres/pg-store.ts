@@ -6,88 +6,14 @@
 import type { CachedCall } from '../../providers/call-cache.js';
 import type pg from 'pg';
 import type { Store } from '../../engine/contracts.js';
-import type { ApiKeyRecord, FileRecord, JobRecord, JobStatus, StatusUpdate } from '../../domain/types.js';
+import type { JobStatus } from '../../domain/types.js';
 import { TERMINAL_STATUSES } from '../../domain/types.js';
+import { toFile, toJob, toKey, type FileRow, type JobRow, type KeyRow } from '../records.js';
 import { rowMethods } from './pg-rows.js';
 import { migrate } from './pg-schema.js';
 import { createPool, inTransaction, type PoolOptions } from './pg-sql.js';
 
 export type PostgresStoreOptions = PoolOptions;
-
-interface FileRow {
-  id: string;
-  owner_id: string;
-  filename: string;
-  purpose: string;
-  format: string;
-  bytes: string;
-  line_count: number;
-  columns: string;
-  state: string;
-  created_at: string;
-}
-
-interface JobRow {
-  id: string;
-  owner_id: string;
-  type: string;
-  status: string;
-  status_updates: string;
-  parameters: string;
-  spec: string;
-  row_count: number;
-  results: string | null;
-  cancel_requested: boolean;
-  created_at: string;
-  updated_at: string;
-}
-
-interface KeyRow {
-  id: string;
-  owner_id: string;
-  hash: string;
-  prefix: string;
-  created_at: string;
-  revoked_at: string | null;
-}
-
-// bigint columns come back as strings; every value assay stores in them fits a double.
-const toFile = (row: FileRow): FileRecord => ({
-  id: row.id,
-  ownerId: row.owner_id,
-  filename: row.filename,
-  purpose: row.purpose as FileRecord['purpose'],
-  format: row.format as FileRecord['format'],
-  bytes: Number(row.bytes),
-  lineCount: row.line_count,
-  columns: JSON.parse(row.columns) as string[],
-  state: row.state as FileRecord['state'],
-  createdAt: Number(row.created_at),
-});
-
-const toJob = (row: JobRow): JobRecord => ({
-  id: row.id,
-  ownerId: row.owner_id,
-  type: row.type as JobRecord['type'],
-  status: row.status as JobStatus,
-  statusUpdates: JSON.parse(row.status_updates) as StatusUpdate[],
-  parameters: JSON.parse(row.parameters) as Record<string, unknown>,
-  spec: JSON.parse(row.spec) as JobRecord['spec'],
-  rowCount: row.row_count,
-  results: row.results === null ? null : (JSON.parse(row.results) as Record<string, unknown>),
-  cancelRequested: row.cancel_requested,
-  createdAt: row.created_at,
-  updatedAt: row.updated_at,
-});
-
-const toKey = (row: KeyRow): ApiKeyRecord => ({
-  id: row.id,
-  ownerId: row.owner_id,
-  hash: row.hash,
-  prefix: row.prefix,
-  createdAt: Number(row.created_at),
-  revokedAt: row.revoked_at === null ? null : Number(row.revoked_at),
-});
 
 const JOB_COLUMNS = 'id, owner_id, type, status, status_updates, parameters, spec, row_count, results, cancel_requested, created_at, updated_at';
 const UNFINISHED = `status NOT IN ('completed', 'error', 'user_error')`;
