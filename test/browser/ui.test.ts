@@ -240,6 +240,8 @@ describe('web UI', () => {
       await page.goto(`/#/jobs/${id}`);
       await page.locator('.bar-svg').first().waitFor();
       expect(await tabTo(/^New evaluation$/)).toBe(3);
+      expect(await tabTo(/^API reference$/)).toBe(1);
+      expect(await page.getByRole('link', { name: 'API reference' }).getAttribute('href')).toBe('/docs');
       expect(await tabTo(/^Browse rows$/)).toBeLessThanOrEqual(3);
       expect(await tabTo(/^Download results$/)).toBe(1);
 
