@@ -23,6 +23,8 @@ const fileId = idParam('ID of the file.');
 const jobId = idParam('ID of the evaluation job (`workflow_id`).');
 const notFoundFile = fail('No such file, or it belongs to someone else.');
 const notFoundJob = fail('No such job, or it belongs to someone else.');
+const fileTooLarge = fail('The file is larger than `ASSAY_MAX_UPLOAD_BYTES` (`file_too_large`); nothing is kept.');
+const bodyTooLarge = fail('The request body is larger than `ASSAY_MAX_BODY_BYTES`.');
 
 const FILE_FIELDS: Schema = {
   type: 'object',
@@ -81,6 +83,7 @@ const filePaths: Record<string, PathItem> = {
         },
         '200': ok('A multipart body carried the file itself: it is stored.', ref('FileResponse')),
         '400': fail('A missing or unknown `purpose`, an unsupported `file_type`, or (direct upload) a line that is not a JSON object.'),
+        '413': fileTooLarge,
       },
     },
   },
@@ -105,6 +108,7 @@ const filePaths: Record<string, PathItem> = {
         '403': fail('The signature is invalid or has expired (`invalid_signature`); start the upload again.'),
         '404': notFoundFile,
         '409': fail('The file already has its bytes (`already_uploaded`).'),
+        '413': fileTooLarge,
       },
     },
   },
@@ -146,6 +150,7 @@ const filePaths: Record<string, PathItem> = {
       responses: {
         '200': ok('The file is stored.', ref('FileResponse')),
         '400': fail('Not multipart, no `file` part, a bad `purpose` or `file_type`, or a bad line (named in the message).'),
+        '413': fileTooLarge,
       },
     },
   },
@@ -281,6 +286,7 @@ const evaluationPaths: Record<string, PathItem> = {
       responses: {
         '200': ok('The job is created.', ref('EvaluationResponse'), { workflow_id: 'eval-1a2b-1760000000', status: 'pending' }),
         '400': fail('The request cannot make a job; `param` names the field (`parameters.input_data_file_path` with code `file_not_found` for an unknown dataset).'),
+        '413': bodyTooLarge,
       },
     },
     get: listJobs('getAllEvaluationJobs', false),

@@ -419,6 +419,9 @@ describe('answers match the document', () => {
       expectDocumented(await h.request('POST', `/v1/evaluation/${id}/cancel`), 'post', '/v1/evaluation/{id}/cancel');
     }
     expectDocumented(await h.request('POST', '/v1/evaluation', { json: { type: 'classify', parameters: {} } }), 'post', '/v1/evaluation');
+    const huge = await h.request('POST', '/v1/evaluation', { json: { type: 'classify', parameters: { padding: 'x'.repeat(1_100_000) } } });
+    expect(huge.status).toBe(413);
+    expectDocumented(huge, 'post', '/v1/evaluation');
     expectDocumented(await h.request('GET', '/v1/evaluation?limit=5'), 'get', '/v1/evaluation');
     expectDocumented(await h.request('GET', '/v1/evaluations?status=completed'), 'get', '/v1/evaluations');
     expectDocumented(await h.request('GET', '/v1/evaluation?status=nope'), 'get', '/v1/evaluation');
