@@ -69,8 +69,12 @@ export interface Store {
   requestCancel(id: string): Promise<boolean>;
   /** Replaces the secrets a job runs with (retry-failed may bring tokens again). */
   setJobSecrets(id: string, secrets: Record<string, string>): Promise<void>;
-  /** Claims the right to finalize a job; true for exactly one caller. */
-  claimFinalization(id: string): Promise<boolean>;
+  /**
+   * Claims the right to finalize a job; true for exactly one caller. With `takeOverAfterMs`, a
+   * claim made that long ago or earlier counts as abandoned (its holder died mid-finalization)
+   * and is taken over.
+   */
+  claimFinalization(id: string, opts?: { takeOverAfterMs?: number }): Promise<boolean>;
   /** Gives up a claim whose holder died before finishing (embedded restart). */
   releaseFinalization(id: string): Promise<void>;
 

@@ -274,7 +274,8 @@ export function createEngine(deps: EngineDeps): Engine {
   }
 
   async function finalize(jobId: string): Promise<void> {
-    if (!(await store.claimFinalization(jobId))) return;
+    // A claim as old as a chunk lease is presumed abandoned: its node died while finalizing.
+    if (!(await store.claimFinalization(jobId, { takeOverAfterMs: config.chunkLeaseSeconds * 1000 }))) return;
     const job = await store.getJob(jobId);
     if (!job || TERMINAL_STATUSES.has(job.status)) return;
     deactivate(jobId);

@@ -101,6 +101,18 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
       expect(await s.claimFinalization('eval-1')).toBe(true);
     });
 
+    it('lets an old finalization claim be taken over, and a fresh one not', async () => {
+      const s = await fresh();
+      await s.insertJob(jobRecord('eval-1'), {});
+      expect(await s.claimFinalization('eval-1', { takeOverAfterMs: 60_000 })).toBe(true);
+      // Held for less than a minute: not abandoned.
+      expect(await s.claimFinalization('eval-1', { takeOverAfterMs: 60_000 })).toBe(false);
+      expect(await s.claimFinalization('eval-1')).toBe(false);
+      // Held for at least 0 ms: abandoned, so the claim moves to the new caller, once.
+      const takeovers = await Promise.all([s.claimFinalization('eval-1', { takeOverAfterMs: 0 }), s.claimFinalization('eval-1', { takeOverAfterMs: 60_000 })]);
+      expect(takeovers).toEqual([true, false]);
+    });
+
     it('upserts rows on (job, row index) so a redelivered chunk does no harm', async () => {
       const s = await fresh();
       await s.insertJob(jobRecord('eval-1'), {});

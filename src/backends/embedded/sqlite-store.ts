@@ -129,7 +129,8 @@ export function openSqliteStore(file: string): Store {
       `UPDATE jobs SET cancel_requested = 1 WHERE id = ? AND status NOT IN ('completed', 'error', 'user_error')`,
     ),
     setSecrets: db.prepare(`UPDATE jobs SET secrets = ? WHERE id = ?`),
-    claim: db.prepare(`UPDATE jobs SET finalizing = 1 WHERE id = ? AND finalizing = 0`),
+    // `finalizing` holds the claim's time in ms (0: unclaimed); an older claim may be taken over.
+    claim: db.prepare(`UPDATE jobs SET finalizing = @now WHERE id = @id AND (finalizing = 0 OR finalizing <= @staleBefore)`),
     release: db.prepare(`UPDATE jobs SET finalizing = 0 WHERE id = ?`),
     insertRow: db.prepare(
       `INSERT INTO rows (job_id, row_index, outcome, label, score, choice, generation_failures, judge_failures, usage, fields, input)
@@ -313,8 +314,10 @@ export function openSqliteStore(file: string): Store {
     async setJobSecrets(id, secrets) {
       q.setSecrets.run(JSON.stringify(secrets), id);
     },
-    async claimFinalization(id) {
-      return q.claim.run(id).changes === 1;
+    async claimFinalization(id, opts = {}) {
+      const now = Date.now();
+      const staleBefore = opts.takeOverAfterMs === undefined ? -1 : now - opts.takeOverAfterMs;
+      return q.claim.run({ id, now, staleBefore }).changes === 1;
     },
     async releaseFinalization(id) {
       q.release.run(id);

@@ -93,6 +93,11 @@ export const MIGRATIONS: readonly Migration[] = [
       );
       CREATE INDEX call_cache_lru ON call_cache (last_used);`,
   },
+  {
+    version: 3,
+    // When the finalization claim was made, so a claim whose holder died can be taken over.
+    sql: `ALTER TABLE jobs ADD COLUMN finalizing_since timestamptz;`,
+  },
 ];
 
 /**

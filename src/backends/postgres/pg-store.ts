@@ -141,7 +141,15 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
     async setJobSecrets(id, secrets) {
       await pool.query('UPDATE jobs SET secrets = $2 WHERE id = $1', [id, JSON.stringify(secrets)]);
     },
-    claimFinalization: (id) => changed('UPDATE jobs SET finalizing = true WHERE id = $1 AND finalizing = false', [id]),
+    // The database's clock decides staleness, so nodes with skewed clocks agree.
+    claimFinalization: (id, opts = {}) =>
+      opts.takeOverAfterMs === undefined
+        ? changed('UPDATE jobs SET finalizing = true, finalizing_since = now() WHERE id = $1 AND finalizing = false', [id])
+        : changed(
+            `UPDATE jobs SET finalizing = true, finalizing_since = now()
+             WHERE id = $1 AND (finalizing = false OR finalizing_since IS NULL OR finalizing_since <= now() - make_interval(secs => $2))`,
+            [id, opts.takeOverAfterMs / 1000],
+          ),
     async releaseFinalization(id) {
       await pool.query('UPDATE jobs SET finalizing = false WHERE id = $1', [id]);
     },
