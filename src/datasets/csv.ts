@@ -9,15 +9,27 @@
 import { parse, CsvError } from 'csv-parse';
 import { countNewlines, fileError, lineTooLong, Utf8Check } from './lines.js';
 
-/** Called with each data record (not the header) and the line it starts on. */
-export type CsvRecordHandler = (fields: string[], lineNumber: number) => void;
+/**
+ * Called with each data record (not the header), the line it starts on, and the byte offset just
+ * past it (where the next record starts, in a stored file that passed ingest).
+ */
+export type CsvRecordHandler = (fields: string[], lineNumber: number, endByte: number) => void;
+
+/** Where a read that starts mid-file begins: after `row` records, at `byte`, on `line`, under `columns`. */
+export interface CsvResume {
+  columns: string[];
+  row: number;
+  byte: number;
+  line: number;
+}
 
 /**
  * csv-parse's incremental parser, which its Node stream, web stream and sync entry points all wrap.
  * The Node stream exposes it as `api`; reaching it directly lets us parse without a stream.
  */
 interface CsvCore {
-  readonly info: { readonly lines: number; readonly empty_lines: number };
+  /** `bytes`: input consumed so far, through the end of the record just pushed. */
+  readonly info: { readonly lines: number; readonly empty_lines: number; readonly bytes: number };
   parse(
     buf: Buffer | undefined,
     end: boolean,
@@ -62,10 +74,24 @@ export class CsvRows {
   private emptyLines = 0;
   /** The first blank line since the previous record, or 0: an error once a record follows. */
   private blankLine = 0;
+  /** Lines and bytes before where this parser started (a read resumed mid-file). */
+  private readonly lineBase: number;
+  private readonly byteBase: number;
+  /** Byte offset just past the header, once read: where row 0 starts. */
+  headerEnd = 0;
 
-  constructor(opts: { maxRecordBytes?: number } = {}) {
+  constructor(opts: { maxRecordBytes?: number; resume?: CsvResume } = {}) {
     this.maxRecordBytes = opts.maxRecordBytes ?? Number.POSITIVE_INFINITY;
     this.core = createCore(this.maxRecordBytes);
+    const resume = opts.resume;
+    this.lineBase = resume ? resume.line - 1 : 0;
+    this.byteBase = resume ? resume.byte : 0;
+    if (resume) {
+      this.columns = resume.columns;
+      this.rowCount = resume.row;
+      this.endLine = this.lineBase;
+      this.newlines = this.lineBase;
+    }
   }
 
   push(chunk: Buffer, onRecord: CsvRecordHandler): void {
@@ -84,7 +110,8 @@ export class CsvRows {
   }
 
   private record(fields: string[], onRecord: CsvRecordHandler): void {
-    const { lines, empty_lines: emptyLines } = this.core.info;
+    const { empty_lines: emptyLines, bytes } = this.core.info;
+    const lines = this.core.info.lines + this.lineBase;
     const startLine = this.endLine + 1;
     if (emptyLines !== this.emptyLines) {
       // csv-parse skipped blank lines between the previous record and this one.
@@ -99,6 +126,7 @@ export class CsvRows {
     if (this.blankLine !== 0) throw fileError(`line ${this.blankLine} is empty`, 'invalid_csv');
     if (this.columns === null) {
       this.columns = checkHeader(fields);
+      this.headerEnd = this.byteBase + bytes;
       return;
     }
     if (fields.length !== this.columns.length) {
@@ -108,7 +136,7 @@ export class CsvRows {
       );
     }
     this.rowCount++;
-    onRecord(fields, startLine);
+    onRecord(fields, startLine, this.byteBase + bytes);
   }
 
   private check(err: Error | undefined): void {

@@ -1,9 +1,14 @@
 /**
- * Where rows start in a stored JSONL dataset, so a worker can read one chunk of rows without
- * scanning the file from its start. Stored datasets passed ingest, so every line before the
- * trailing blank ones is a row: row i starts on line i + 1, right after the i-th newline.
+ * Where rows start in a stored dataset, so a worker can read one chunk of rows without scanning
+ * the file from its start. Stored datasets passed ingest, so there are no blank lines between rows.
+ *
+ * - JSONL: every line before the trailing blank ones is a row, so row i starts on line i + 1,
+ *   right after the i-th newline: a newline scan finds them.
+ * - CSV: a quoted field may hold newlines, so the file is parsed once; row i starts where row
+ *   i - 1 (or the header) ended.
  */
 import { createReadStream } from 'node:fs';
+import { CsvRows } from './csv.js';
 
 export interface RowOffset {
   /** 0-based row index. */
@@ -28,5 +33,21 @@ export async function rowOffsets(path: string, every: number, rows: number): Pro
     }
     base += chunk.length;
   }
+  return offsets;
+}
+
+/** The same for a CSV dataset: offsets of rows 0, every, 2 × every, … (one parse of the file). */
+export async function csvRowOffsets(path: string, every: number): Promise<RowOffset[]> {
+  const csv = new CsvRows();
+  const offsets: RowOffset[] = [];
+  /** Where the row being read started: just past the previous row, or past the header for row 0. */
+  let previousEnd = 0;
+  const onRecord = (_fields: string[], line: number, endByte: number): void => {
+    const index = csv.rowCount - 1;
+    if (index % every === 0) offsets.push({ index, byte: index === 0 ? csv.headerEnd : previousEnd, line });
+    previousEnd = endByte;
+  };
+  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) csv.push(chunk, onRecord);
+  csv.end(onRecord);
   return offsets;
 }

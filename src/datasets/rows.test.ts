@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ingestDataset, type DatasetFormat } from './ingest.js';
 import { readRows, type DatasetRow } from './rows.js';
-import { rowOffsets } from './offsets.js';
+import { csvRowOffsets, rowOffsets } from './offsets.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -142,6 +142,38 @@ describe('reading from a row offset', () => {
         for await (const row of readRows(file, 'jsonl', { from: start.index, start })) got.push(row);
         expect(got).toEqual(all.slice(start.index));
       }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('does the same for CSV, with quoted newlines, CRLF endings and a byte order mark', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'assay-offsets-'));
+    try {
+      const file = join(dir, 'd.csv');
+      const records = Array.from({ length: 23 }, (_, i) => `${i},"é ${'x'.repeat(i % 4)}${i % 3 === 0 ? '\r\nsecond line' : ''}","say ""${i}"""`);
+      await writeFile(file, `\ufeffid,text,quote\r\n${records.join('\r\n')}\r\n`);
+      const all: unknown[] = [];
+      for await (const row of readRows(file, 'csv')) all.push(row);
+      expect(all).toHaveLength(23);
+      const offsets = await csvRowOffsets(file, 5);
+      expect(offsets.map((o) => o.index)).toEqual([0, 5, 10, 15, 20]);
+      for (const start of offsets) {
+        const got: unknown[] = [];
+        for await (const row of readRows(file, 'csv', { from: start.index, start })) got.push(row);
+        expect(got).toEqual(all.slice(start.index));
+        // With the header the file record keeps, the read need not look at the file's top.
+        const withColumns: unknown[] = [];
+        for await (const row of readRows(file, 'csv', { from: start.index, start, columns: ['id', 'text', 'quote'] })) withColumns.push(row);
+        expect(withColumns).toEqual(all.slice(start.index));
+      }
+      // A chunk that starts mid-file and stops early reads only its rows.
+      const got: number[] = [];
+      for await (const row of readRows(file, 'csv', { from: 12, start: offsets[2] })) {
+        if (row.index >= 15) break;
+        got.push(row.index);
+      }
+      expect(got).toEqual([12, 13, 14]);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

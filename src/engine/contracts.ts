@@ -130,7 +130,7 @@ export interface RowChunk {
   jobId: string;
   start: number;
   end: number;
-  /** Where row `start` begins in the dataset file (JSONL), so the chunk is read without a scan. */
+  /** Where row `start` begins in the dataset file, so the chunk is read without a scan. */
   offset?: RowOffset;
 }
 

@@ -14,7 +14,7 @@ import { AssayError, NotFoundError, ValidationError } from '../domain/errors.js'
 import { parseJobRequest } from '../domain/job-request.js';
 import { FAILED_OUTCOMES, timestamp, TERMINAL_STATUSES, type FileRecord, type JobRecord, type JobStatus, type RowResult } from '../domain/types.js';
 import { readRows } from '../datasets/rows.js';
-import { rowOffsets } from '../datasets/offsets.js';
+import { csvRowOffsets, rowOffsets, type RowOffset } from '../datasets/offsets.js';
 import { defaultWorkers } from '../providers/endpoints.js';
 import type { ModelRegistry } from '../providers/registry.js';
 import type { BlobStore, RowChunk, Store, TaskQueue } from './contracts.js';
@@ -219,7 +219,7 @@ export function createEngine(deps: EngineDeps): Engine {
     const { writer } = state;
     const inFlight: Promise<void>[] = [];
     let fatal: JobFatalError | null = null;
-    const from = { from: task.start, ...(task.offset ? { start: task.offset } : {}) };
+    const from = { from: task.start, columns: state.file.columns, ...(task.offset ? { start: task.offset } : {}) };
     // The chunk's rows are read first (a chunk is small) and all wait for a slot at once, ranked by
     // row index: so the oldest chunk takes every free slot and finishes before the next ones
     // (one waiter per chunk would hand slots round-robin, and the chunks would end together).
@@ -332,9 +332,14 @@ export function createEngine(deps: EngineDeps): Engine {
   /** Splits a job's rows into chunks and queues them; rows already done are skipped by the workers. */
   async function plan(job: JobRecord): Promise<void> {
     const file = await store.getFile(job.spec.fileId);
-    // One pass over a JSONL file finds where each chunk starts; CSV chunks read from the top.
-    const offsets =
-      file?.format === 'jsonl' ? await rowOffsets(await blobs.localPath(file.id), CHUNK_SIZE, job.rowCount).catch(() => []) : [];
+    // One pass over the file finds where each chunk starts (a newline scan for JSONL, a parse for
+    // CSV), so no chunk reads the file from the top. Without offsets chunks still work, slowly.
+    const findOffsets = async (): Promise<RowOffset[]> => {
+      if (!file) return [];
+      const path = await blobs.localPath(file.id);
+      return file.format === 'jsonl' ? rowOffsets(path, CHUNK_SIZE, job.rowCount) : csvRowOffsets(path, CHUNK_SIZE);
+    };
+    const offsets = await findOffsets().catch(() => []);
     const tasks: RowChunk[] = [];
     for (let start = 0, i = 0; start < job.rowCount; start += CHUNK_SIZE, i++) {
       const offset = offsets[i];

@@ -6,12 +6,14 @@ import { describe, expect, it } from 'vitest';
 import { validVerdictReply } from '../../src/testing/fake-provider.js';
 import { startHarness } from './harness.js';
 
-describe('a 20,000-row job', () => {
+describe.each(['jsonl', 'csv'] as const)('a 20,000-row %s job', (format) => {
   it('judges every row exactly once and writes a complete result file', async () => {
     const h = await startHarness({ fake: { reply: validVerdictReply, recordCalls: false } });
     try {
       const rows = Array.from({ length: 20_000 }, (_, i) => ({ q: `question ${i}`, a: `answer ${i}` }));
-      const file = await h.uploadJsonl(rows);
+      // The CSV spreads every tenth answer over two lines, so chunk offsets must come from parsing.
+      const csv = ['q,a', ...rows.map((r, i) => `${r.q},"${r.a}${i % 10 === 0 ? '\nand more' : ''}"`)].join('\n');
+      const file = format === 'jsonl' ? await h.uploadJsonl(rows) : await h.upload(csv, 'rows.csv');
       const id = await h.createJob({
         type: 'score',
         parameters: {
@@ -31,6 +33,7 @@ describe('a 20,000-row job', () => {
       const lines = content.text.trimEnd().split('\n');
       expect(lines).toHaveLength(20_000);
       expect(JSON.parse(lines[19_999]!)).toMatchObject({ q: 'question 19999', score: 10 });
+      expect(JSON.parse(lines[19_990]!)).toMatchObject({ q: 'question 19990', a: format === 'csv' ? 'answer 19990\nand more' : 'answer 19990' });
     } finally {
       await h.close();
     }
