@@ -81,6 +81,20 @@ export function toJob(row: JobRow): JobRecord {
   };
 }
 
+/**
+ * A job row moved by a status transition, as both stores return it (they then write it back):
+ * the new status and its update appended, results replaced if given, a reopen clearing the cancel.
+ */
+export function transitioned(row: JobRow, update: StatusUpdate, patch?: { results?: Record<string, unknown> | null; reopen?: boolean }): JobRecord {
+  const job = toJob(row);
+  job.status = update.status;
+  job.statusUpdates.push(update);
+  job.updatedAt = update.timestamp;
+  if (patch?.results !== undefined) job.results = patch.results;
+  if (patch?.reopen === true) job.cancelRequested = false;
+  return job;
+}
+
 export function toKey(row: KeyRow): ApiKeyRecord {
   return {
     id: row.id,

@@ -2,6 +2,7 @@
  * Text output for people: aligned tables, numbers, durations, and a progress bar that redraws
  * itself on a terminal and falls back to a plain line every few seconds elsewhere.
  */
+import type { JobProgress } from './client.js';
 
 /** Left-aligned columns separated by two spaces; cells that look numeric are right-aligned. */
 export function table(rows: readonly (readonly string[])[], opts: { header?: readonly string[]; indent?: string } = {}): string {
@@ -86,6 +87,19 @@ export interface ProgressState {
   waitingOnRateLimit?: boolean;
   /** Shown when there are no row counts (a server that reports only a status). */
   status?: string;
+}
+
+/** ProgressState of progress as the API reports it (a status answer's, or the local engine's). */
+export function progressStateOf(p: JobProgress, status?: string): ProgressState {
+  return {
+    done: p.rows_done,
+    total: p.rows_total,
+    failed: p.rows_failed,
+    rowsPerSecond: p.rows_per_second,
+    etaSeconds: p.eta_seconds,
+    waitingOnRateLimit: p.waiting_on_rate_limit === true,
+    ...(status !== undefined ? { status } : {}),
+  };
 }
 
 /** One line of progress text without the bar: `520/1000 rows (52%) · 38.5 rows/s · ETA 12s · 3 failed`. */

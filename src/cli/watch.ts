@@ -2,22 +2,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client, EvaluationStatus } from './client.js';
 import type { CommandContext } from './context.js';
-import { createProgressBar, type ProgressState } from './format.js';
+import { createProgressBar, progressStateOf, type ProgressState } from './format.js';
 
 export const TERMINAL = new Set(['completed', 'error', 'user_error']);
 
 export function progressState(s: EvaluationStatus): ProgressState {
   const p = s.progress;
   if (!p) return { done: 0, total: 0, failed: 0, rowsPerSecond: null, etaSeconds: null, status: s.status };
-  return {
-    done: p.rows_done,
-    total: p.rows_total,
-    failed: p.rows_failed,
-    rowsPerSecond: p.rows_per_second,
-    etaSeconds: p.eta_seconds,
-    waitingOnRateLimit: p.waiting_on_rate_limit === true,
-    status: s.status,
-  };
+  return progressStateOf(p, s.status);
 }
 
 export async function watchJob(ctx: CommandContext, client: Client, id: string, intervalMs: number): Promise<EvaluationStatus> {

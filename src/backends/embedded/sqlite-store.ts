@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import type { JobListQuery, Store } from '../../engine/contracts.js';
 import type { CachedCall } from '../../providers/call-cache.js';
 import type { JobStatus, RowCounts, RowResult, StatusUpdate } from '../../domain/types.js';
-import { RESULT_COLUMNS, toFile, toJob, toKey, toResult, type FileRow, type JobRow, type KeyRow, type ResultRow } from '../records.js';
+import { RESULT_COLUMNS, toFile, toJob, toKey, toResult, transitioned, type FileRow, type JobRow, type KeyRow, type ResultRow } from '../records.js';
 import { TERMINAL_STATUSES } from '../../domain/types.js';
 
 /** Each entry moves the schema one version forward; PRAGMA user_version records where a file is. */
@@ -221,11 +221,7 @@ export function openSqliteStore(file: string): Store {
     (id: string, from: readonly JobStatus[], update: StatusUpdate, patch?: { results?: Record<string, unknown> | null; reopen?: boolean }) => {
       const row = q.getJob.get(id) as JobRow | undefined;
       if (!row || !from.includes(row.status as JobStatus)) return undefined;
-      const job = toJob(row);
-      job.status = update.status;
-      job.statusUpdates.push(update);
-      job.updatedAt = update.timestamp;
-      if (patch?.results !== undefined) job.results = patch.results;
+      const job = transitioned(row, update, patch);
       q.updateJob.run({
         id,
         status: job.status,
@@ -235,7 +231,6 @@ export function openSqliteStore(file: string): Store {
         terminal: TERMINAL_STATUSES.has(job.status) ? 1 : 0,
         reopen: patch?.reopen ? 1 : 0,
       });
-      if (patch?.reopen) job.cancelRequested = false;
       return job;
     },
   );

@@ -8,7 +8,7 @@ import type pg from 'pg';
 import type { Store } from '../../engine/contracts.js';
 import type { JobStatus } from '../../domain/types.js';
 import { TERMINAL_STATUSES } from '../../domain/types.js';
-import { toFile, toJob, toKey, type FileRow, type JobRow, type KeyRow } from '../records.js';
+import { toFile, toJob, toKey, transitioned, type FileRow, type JobRow, type KeyRow } from '../records.js';
 import { rowMethods } from './pg-rows.js';
 import { migrate } from './pg-schema.js';
 import { createPool, inTransaction, type PoolOptions } from './pg-sql.js';
@@ -119,13 +119,8 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
         const { rows } = await client.query<JobRow>(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = $1 FOR UPDATE`, [id]);
         const row = rows[0];
         if (!row || !from.includes(row.status as JobStatus)) return undefined;
-        const job = toJob(row);
-        job.status = update.status;
-        job.statusUpdates.push(update);
-        job.updatedAt = update.timestamp;
-        if (patch?.results !== undefined) job.results = patch.results;
+        const job = transitioned(row, update, patch);
         const reopen = patch?.reopen === true;
-        if (reopen) job.cancelRequested = false;
         await client.query(
           `UPDATE jobs SET status = $2, status_updates = $3, results = $4, updated_at = $5,
              secrets = CASE WHEN $6 THEN NULL ELSE secrets END,

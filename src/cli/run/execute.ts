@@ -14,7 +14,7 @@ import { TERMINAL_STATUSES, type JobRecord } from '../../domain/types.js';
 import { neededSecrets } from '../../engine/secrets.js';
 import type { CommandContext } from '../context.js';
 import { EXIT_FAILURE, EXIT_INTERRUPTED, UsageError } from '../errors.js';
-import { count, createProgressBar, duration, type ProgressState } from '../format.js';
+import { count, createProgressBar, duration, progressStateOf, type ProgressState } from '../format.js';
 import { buildJobRequest } from '../job-options.js';
 import { openLocalEngine, type LocalEngine } from './local-engine.js';
 import { hashFile, runKey, runPaths, writeRunNote, type RunPaths } from './state.js';
@@ -44,17 +44,6 @@ function formatOf(input: string): 'jsonl' | 'csv' {
 function shown(p: string): string {
   const rel = path.relative(process.cwd(), p);
   return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : p;
-}
-
-function toState(p: { rows_total: number; rows_done: number; rows_failed: number; rows_per_second: number | null; eta_seconds: number | null; waiting_on_rate_limit: boolean }): ProgressState {
-  return {
-    done: p.rows_done,
-    total: p.rows_total,
-    failed: p.rows_failed,
-    rowsPerSecond: p.rows_per_second,
-    etaSeconds: p.eta_seconds,
-    waitingOnRateLimit: p.waiting_on_rate_limit,
-  };
 }
 
 /** Finds or starts the run's job: resumes an unfinished one, retries a failed one, or creates it. */
@@ -172,7 +161,7 @@ export async function runLocal(ctx: CommandContext, inputArg: string): Promise<v
     while (!interrupted) {
       job = (await local.store.getJob(job.id)) ?? job;
       if (TERMINAL_STATUSES.has(job.status)) break;
-      shownState = toState(await local.engine.progress(job));
+      shownState = progressStateOf(await local.engine.progress(job));
       bar.update(shownState);
       await Promise.race([sleep(POLL_MS), woken]);
     }
