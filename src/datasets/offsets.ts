@@ -21,33 +21,54 @@ export interface RowOffset {
 
 const NL = 0x0a;
 
-/** Offsets of rows 0, every, 2 × every, … below `rows`; one pass over the file, newline scan only. */
-export async function rowOffsets(path: string, every: number, rows: number): Promise<RowOffset[]> {
-  const offsets: RowOffset[] = [{ index: 0, byte: 0, line: 1 }];
+/**
+ * Offsets of rows 0, every, 2 × every, … below `rows`, a batch per read as the file is scanned (a
+ * newline scan only), so a caller can act on the first offsets before the scan ends.
+ */
+export async function* rowOffsetBatches(path: string, every: number, rows: number): AsyncGenerator<RowOffset[]> {
+  let batch: RowOffset[] = [{ index: 0, byte: 0, line: 1 }];
   let base = 0;
   let newlines = 0;
   for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
     for (let nl = chunk.indexOf(NL); nl !== -1; nl = chunk.indexOf(NL, nl + 1)) {
       newlines++;
-      if (newlines % every === 0 && newlines < rows) offsets.push({ index: newlines, byte: base + nl + 1, line: newlines + 1 });
+      if (newlines % every === 0 && newlines < rows) batch.push({ index: newlines, byte: base + nl + 1, line: newlines + 1 });
     }
     base += chunk.length;
+    if (batch.length > 0) yield batch;
+    batch = [];
   }
-  return offsets;
+  if (batch.length > 0) yield batch;
 }
 
 /** The same for a CSV dataset: offsets of rows 0, every, 2 × every, … (one parse of the file). */
-export async function csvRowOffsets(path: string, every: number): Promise<RowOffset[]> {
+export async function* csvRowOffsetBatches(path: string, every: number): AsyncGenerator<RowOffset[]> {
   const csv = new CsvRows();
-  const offsets: RowOffset[] = [];
+  let batch: RowOffset[] = [];
   /** Where the row being read started: just past the previous row, or past the header for row 0. */
   let previousEnd = 0;
   const onRecord = (_fields: string[], line: number, endByte: number): void => {
     const index = csv.rowCount - 1;
-    if (index % every === 0) offsets.push({ index, byte: index === 0 ? csv.headerEnd : previousEnd, line });
+    if (index % every === 0) batch.push({ index, byte: index === 0 ? csv.headerEnd : previousEnd, line });
     previousEnd = endByte;
   };
-  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) csv.push(chunk, onRecord);
+  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
+    csv.push(chunk, onRecord);
+    if (batch.length > 0) yield batch;
+    batch = [];
+  }
   csv.end(onRecord);
+  if (batch.length > 0) yield batch;
+}
+
+async function all(batches: AsyncIterable<RowOffset[]>): Promise<RowOffset[]> {
+  const offsets: RowOffset[] = [];
+  for await (const batch of batches) offsets.push(...batch);
   return offsets;
 }
+
+/** All of `rowOffsetBatches` at once. */
+export const rowOffsets = (path: string, every: number, rows: number): Promise<RowOffset[]> => all(rowOffsetBatches(path, every, rows));
+
+/** All of `csvRowOffsetBatches` at once. */
+export const csvRowOffsets = (path: string, every: number): Promise<RowOffset[]> => all(csvRowOffsetBatches(path, every));

@@ -179,3 +179,32 @@ describe('reading from a row offset', () => {
     }
   });
 });
+
+describe('reading a range of rows', () => {
+  it('gives exactly the rows in [from, until), in both formats, for ranges wider than one read', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'assay-range-'));
+    try {
+      // Rows of about 1 KB, so a 64-row range spans several of the small reads a range uses.
+      const wide = (i: number) => `${i} ${'w'.repeat(1000)}`;
+      const jsonl = join(dir, 'd.jsonl');
+      await writeFile(jsonl, Array.from({ length: 300 }, (_, i) => JSON.stringify({ i, text: wide(i) })).join('\n') + '\n');
+      const csv = join(dir, 'd.csv');
+      await writeFile(csv, `i,text\n${Array.from({ length: 300 }, (_, i) => `${i},"${wide(i)}\nsecond line"`).join('\n')}\n`);
+      for (const [file, format] of [[jsonl, 'jsonl'], [csv, 'csv']] as const) {
+        const all: Array<{ index: number }> = [];
+        for await (const row of readRows(file, format)) all.push(row);
+        const offsets = format === 'jsonl' ? await rowOffsets(file, 64, 300) : await csvRowOffsets(file, 64);
+        for (const start of offsets) {
+          const until = Math.min(start.index + 64, 300);
+          const got: unknown[] = [];
+          for await (const row of readRows(file, format, { from: start.index, until, start, columns: ['i', 'text'] })) got.push(row);
+          expect(got).toEqual(all.slice(start.index, until));
+        }
+        expect(await collect(readRows(file, format, { from: 10, until: 10 }))).toEqual([]);
+        expect((await collect(readRows(file, format, { from: 298, until: 400 }))).map((r) => r.index)).toEqual([298, 299]);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

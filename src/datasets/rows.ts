@@ -18,38 +18,55 @@ export interface DatasetRow {
 }
 
 const CHUNK_BYTES = 256 * 1024;
-/** Read size of a CSV read that starts mid-file (a chunk of rows is typically a few KB). */
-const RESUMED_CSV_READ_BYTES = 16 * 1024;
-
 /**
- * Streams the rows of a stored dataset in order, parsing lazily with bounded memory. Optional
- * `from` index to skip earlier rows cheaply: they are scanned (JSONL) or tokenised (CSV) but not
- * turned into objects.
- *
- * @example
- * for await (const row of readRows(path, 'jsonl', { from: 100 })) render(row.data);
+ * Read size for a few rows (a chunk of rows, typically a few KB): a larger read would be split into
+ * lines (JSONL) or tokenised (CSV) far past the rows wanted.
  */
-export function readRows(
-  path: string,
-  format: DatasetFormat,
-  opts: { from?: number; start?: RowOffset; columns?: readonly string[] } = {},
-): AsyncIterable<DatasetRow> {
-  const from = Math.max(0, opts.from ?? 0);
-  // A known offset at or before `from` lets a read begin mid-file instead of at the start.
-  const start = opts.start && opts.start.index <= from ? opts.start : { index: 0, byte: 0, line: 1 };
-  return format === 'jsonl' ? readJsonl(path, from, start) : readCsv(path, from, start, opts.columns);
+const FEW_ROWS_READ_BYTES = 16 * 1024;
+
+/** Which rows to read: from `from` (default 0) up to `until` (exclusive, default all). */
+export interface RowRange {
+  from?: number;
+  /** Rows from here on are not read; a range with an end is read in small pieces. */
+  until?: number;
+  /** A known offset at or before `from`, where the read may begin instead of the file's start. */
+  start?: RowOffset;
+  /** The CSV header as the file record keeps it, for a read that starts mid-file. */
+  columns?: readonly string[];
 }
 
-async function* readJsonl(path: string, from: number, start: RowOffset): AsyncGenerator<DatasetRow, void, undefined> {
+/**
+ * Streams the rows of a stored dataset in order, parsing lazily with bounded memory. Rows before
+ * `from` are skipped cheaply: they are scanned (JSONL) or tokenised (CSV) but not turned into
+ * objects.
+ *
+ * @example
+ * for await (const row of readRows(path, 'jsonl', { from: 100, until: 164 })) render(row.data);
+ */
+export function readRows(path: string, format: DatasetFormat, opts: RowRange = {}): AsyncIterable<DatasetRow> {
+  const from = Math.max(0, opts.from ?? 0);
+  const until = opts.until ?? Number.POSITIVE_INFINITY;
+  const start = opts.start && opts.start.index <= from ? opts.start : { index: 0, byte: 0, line: 1 };
+  const readBytes = opts.until !== undefined ? FEW_ROWS_READ_BYTES : CHUNK_BYTES;
+  return format === 'jsonl' ? readJsonl(path, from, until, start, readBytes) : readCsv(path, from, until, start, readBytes, opts.columns);
+}
+
+async function* readJsonl(path: string, from: number, until: number, start: RowOffset, readBytes: number): AsyncGenerator<DatasetRow, void, undefined> {
+  if (from >= until) return;
   const rows = new JsonlRows(start.index);
-  const source = createReadStream(path, { highWaterMark: CHUNK_BYTES, start: start.byte });
-  for await (const batch of jsonlLines(source, undefined, start.line)) {
-    for (const { bytes, number } of batch) {
-      if (!rows.isRow(bytes, number)) continue;
-      const index = rows.rowCount - 1;
-      if (index < from) continue;
-      yield { index, line: number, data: rows.parse(bytes, number) };
+  const source = createReadStream(path, { highWaterMark: readBytes, start: start.byte });
+  try {
+    for await (const batch of jsonlLines(source, undefined, start.line)) {
+      for (const { bytes, number } of batch) {
+        if (!rows.isRow(bytes, number)) continue;
+        const index = rows.rowCount - 1;
+        if (index < from) continue;
+        yield { index, line: number, data: rows.parse(bytes, number) };
+        if (index + 1 >= until) return;
+      }
     }
+  } finally {
+    source.destroy();
   }
   rows.finish();
 }
@@ -65,7 +82,15 @@ async function csvColumns(path: string): Promise<string[]> {
   return csv.columns ?? [];
 }
 
-async function* readCsv(path: string, from: number, start: RowOffset, knownColumns?: readonly string[]): AsyncGenerator<DatasetRow, void, undefined> {
+async function* readCsv(
+  path: string,
+  from: number,
+  until: number,
+  start: RowOffset,
+  readBytes: number,
+  knownColumns?: readonly string[],
+): AsyncGenerator<DatasetRow, void, undefined> {
+  if (from >= until) return;
   // Mid-file, the parser starts at a row's first byte, with the header the file record keeps (or
   // read from the file's top).
   const resumed = start.index > 0;
@@ -76,18 +101,23 @@ async function* readCsv(path: string, from: number, start: RowOffset, knownColum
   const batch: Array<{ index: number; line: number; fields: string[] }> = [];
   const collect: CsvRecordHandler = (fields, line) => {
     const index = csv.rowCount - 1;
-    if (index >= from) batch.push({ index, line, fields });
+    if (index >= from && index < until) batch.push({ index, line, fields });
   };
   const drain = function* (): Generator<DatasetRow> {
     for (const { index, line, fields } of batch) yield { index, line, data: recordToObject(csv.columns ?? [], fields) };
     batch.length = 0;
   };
-  // A resumed read is usually one chunk of rows: small reads tokenise little past its end
-  // (csv-parse manages some 5-10 MB/s here, so every byte read and not needed shows).
-  const highWaterMark = resumed ? RESUMED_CSV_READ_BYTES : CHUNK_BYTES;
-  for await (const chunk of createReadStream(path, { highWaterMark, start: resumed ? start.byte : 0 })) {
-    csv.push(chunk as Buffer, collect);
-    yield* drain();
+  // csv-parse manages some 5-10 MB/s here, so every byte read and not needed shows: a range with an
+  // end is read in small pieces, and reading stops once the range is done.
+  const source = createReadStream(path, { highWaterMark: readBytes, start: resumed ? start.byte : 0 });
+  try {
+    for await (const chunk of source) {
+      csv.push(chunk as Buffer, collect);
+      yield* drain();
+      if (csv.rowCount >= until) return;
+    }
+  } finally {
+    source.destroy();
   }
   csv.end(collect);
   yield* drain();

@@ -14,7 +14,7 @@ import { AssayError, NotFoundError, ValidationError } from '../domain/errors.js'
 import { parseJobRequest } from '../domain/job-request.js';
 import { FAILED_OUTCOMES, timestamp, TERMINAL_STATUSES, type FileRecord, type JobRecord, type JobStatus, type RowResult } from '../domain/types.js';
 import { readRows } from '../datasets/rows.js';
-import { csvRowOffsets, rowOffsets, type RowOffset } from '../datasets/offsets.js';
+import { csvRowOffsetBatches, rowOffsetBatches, type RowOffset } from '../datasets/offsets.js';
 import { defaultWorkers } from '../providers/endpoints.js';
 import type { ModelRegistry } from '../providers/registry.js';
 import type { BlobStore, RowChunk, Store, TaskQueue } from './contracts.js';
@@ -219,13 +219,12 @@ export function createEngine(deps: EngineDeps): Engine {
     const { writer } = state;
     const inFlight: Promise<void>[] = [];
     let fatal: JobFatalError | null = null;
-    const from = { from: task.start, columns: state.file.columns, ...(task.offset ? { start: task.offset } : {}) };
+    const range = { from: task.start, until: task.end, columns: state.file.columns, ...(task.offset ? { start: task.offset } : {}) };
     // The chunk's rows are read first (a chunk is small) and all wait for a slot at once, ranked by
     // row index: so the oldest chunk takes every free slot and finishes before the next ones
     // (one waiter per chunk would hand slots round-robin, and the chunks would end together).
     const rows: Array<{ index: number; data: Record<string, unknown> }> = [];
-    for await (const row of readRows(state.datasetPath, state.file.format, from)) {
-      if (row.index >= task.end) break;
+    for await (const row of readRows(state.datasetPath, state.file.format, range)) {
       if (!done.has(row.index)) rows.push(row);
     }
     for (const row of rows) {
@@ -329,24 +328,44 @@ export function createEngine(deps: EngineDeps): Engine {
     }
   }
 
-  /** Splits a job's rows into chunks and queues them; rows already done are skipped by the workers. */
+  /**
+   * Splits a job's rows into chunks and queues them; rows already done are skipped by the workers.
+   * The first chunk is queued at once and the others as a scan of the file finds where they start
+   * (a newline scan for JSONL, a parse for CSV), so rows are judged while a large file is scanned
+   * and no chunk reads the file from the top.
+   */
   async function plan(job: JobRecord): Promise<void> {
     const file = await store.getFile(job.spec.fileId);
-    // One pass over the file finds where each chunk starts (a newline scan for JSONL, a parse for
-    // CSV), so no chunk reads the file from the top. Without offsets chunks still work, slowly.
-    const findOffsets = async (): Promise<RowOffset[]> => {
-      if (!file) return [];
-      const path = await blobs.localPath(file.id);
-      return file.format === 'jsonl' ? rowOffsets(path, CHUNK_SIZE, job.rowCount) : csvRowOffsets(path, CHUNK_SIZE);
-    };
-    const offsets = await findOffsets().catch(() => []);
-    const tasks: RowChunk[] = [];
-    for (let start = 0, i = 0; start < job.rowCount; start += CHUNK_SIZE, i++) {
-      const offset = offsets[i];
-      tasks.push({ jobId: job.id, start, end: Math.min(start + CHUNK_SIZE, job.rowCount), ...(offset?.index === start ? { offset } : {}) });
-    }
+    const chunk = (start: number, offset?: RowOffset): RowChunk => ({
+      jobId: job.id,
+      start,
+      end: Math.min(start + CHUNK_SIZE, job.rowCount),
+      ...(offset ? { offset } : {}),
+    });
     if (job.status === 'pending') await move(job.id, ['pending'], 'queued', 'Job queued');
-    await queue.enqueue(tasks);
+    await queue.enqueue([chunk(0)]);
+    let next = CHUNK_SIZE;
+    if (file) {
+      const path = await blobs.localPath(file.id);
+      const batches = file.format === 'jsonl' ? rowOffsetBatches(path, CHUNK_SIZE, job.rowCount) : csvRowOffsetBatches(path, CHUNK_SIZE);
+      try {
+        for await (const offsets of batches) {
+          const tasks: RowChunk[] = [];
+          for (const offset of offsets) {
+            // Row 0's chunk is already queued; the others follow in order.
+            if (offset.index !== next || next >= job.rowCount) continue;
+            tasks.push(chunk(next, offset));
+            next += CHUNK_SIZE;
+          }
+          if (tasks.length > 0) await queue.enqueue(tasks);
+        }
+      } catch {
+        // An unreadable file is reported by the chunks that read it; they still run from the top.
+      }
+    }
+    const rest: RowChunk[] = [];
+    for (; next < job.rowCount; next += CHUNK_SIZE) rest.push(chunk(next));
+    if (rest.length > 0) await queue.enqueue(rest);
     if ((await store.countRows(job.id)) >= job.rowCount) await finalize(job.id);
   }
 

@@ -88,6 +88,8 @@ export function jsonReply(obj: unknown): FakeReply {
 /** Hint sent with every in-flight 429; short so retrying clients do not slow tests down. */
 const RETRY_AFTER_MS = '50';
 const DEFAULT_MODEL = 'fake-judge';
+/** Request header that overrides the fake's latency for that one call, in milliseconds. */
+export const LATENCY_HEADER = 'x-fake-latency-ms';
 
 const echo = (req: FakeChatRequest): FakeReply => ({ content: `echo: ${req.userText}` });
 
@@ -288,7 +290,9 @@ export async function startFakeProvider(opts: FakeProviderOptions = {}): Promise
     counts.maxInFlightSeen = Math.max(counts.maxInFlightSeen, inFlight);
     res.once('close', () => inFlight--);
 
-    const ms = typeof latencyMs === 'function' ? latencyMs(parsed) : (latencyMs ?? 0);
+    // A caller may set its own latency (a benchmark warming the fake up before it measures).
+    const asked = parsed.headers[LATENCY_HEADER];
+    const ms = asked !== undefined ? Number(asked) || 0 : typeof latencyMs === 'function' ? latencyMs(parsed) : (latencyMs ?? 0);
     if (ms > 0) await delay(ms, res);
     if (res.destroyed) return;
     const u = errorRate + malformedRate > 0 ? seededRandomAt(seed, parsed.callIndex) : 1;
