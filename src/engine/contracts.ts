@@ -135,6 +135,12 @@ export interface RowChunk {
 }
 
 export interface TaskQueue {
+  /**
+   * True when every task is delivered in this process (the embedded queue): a job's chunks then all
+   * run here, and the engine may keep per-job state across them, such as a result file written as
+   * rows finish.
+   */
+  readonly local?: boolean;
   /** Adds tasks; a task whose key (job, start) is already queued or running is not added twice. */
   enqueue(tasks: readonly RowChunk[]): Promise<void>;
   /** Starts delivering tasks to `handler`, at most `concurrency` at once. */

@@ -24,7 +24,7 @@ import { createLimiter, createSlots, type Slots } from './limiter.js';
 import { checkAgainstDataset, compileJob } from './prepare.js';
 import { createProgress, progressFromStore, type JobProgress, type ProgressTracker } from './progress.js';
 import { createRowWriter, type RowWriter } from './row-writer.js';
-import { writeResultFile } from './result-file.js';
+import { openLiveResultFile, writeResultFile, type LiveResultFile, type ResultFileInfo } from './result-file.js';
 import { callsOf, neededSecrets } from './secrets.js';
 import { evaluateRow, JobFatalError, type BoundModel, type RowContext } from './row-evaluator.js';
 
@@ -75,6 +75,11 @@ const CANCEL_POLL_MS = 1000;
  * that one worker does not hoard chunks other workers could run.
  */
 const CHUNK_CONCURRENCY = 4;
+/**
+ * Rows a live result file holds in memory while they wait for a slower row before them; past this,
+ * the file is written at the job's end instead. Rows finish close to row order, so this is ample.
+ */
+const LIVE_FILE_MAX_WAITING = 4096;
 
 /** Per-job runtime state shared by the chunks of that job running in this process. */
 interface ActiveJob {
@@ -89,6 +94,8 @@ interface ActiveJob {
   writer: RowWriter;
   /** Rows of this job in flight here, from model calls to written result. */
   rowSlots: Slots;
+  /** The result file as rows finish, when this process runs all of a fresh job's rows. */
+  liveFile: { id: string; file: LiveResultFile } | null;
 }
 
 export function createEngine(deps: EngineDeps): Engine {
@@ -99,6 +106,7 @@ export function createEngine(deps: EngineDeps): Engine {
   const background = new Set<Promise<unknown>>();
   let closed = false;
   let sweeper: NodeJS.Timeout | undefined;
+  const summaryOptions = { labelCountsAsString: config.labelCountsAsString, prices: config.prices };
   const renderOptions = config.limits ? { maxSteps: config.limits.maxRenderSteps, maxOutputChars: config.limits.maxRenderChars } : {};
 
   /**
@@ -132,6 +140,8 @@ export function createEngine(deps: EngineDeps): Engine {
       ?.then((a) => {
         clearInterval(a.watch);
         a.abort.abort();
+        void a.liveFile?.file.abandon();
+        a.liveFile = null;
       })
       .catch(() => {});
     active.delete(jobId);
@@ -177,7 +187,8 @@ export function createEngine(deps: EngineDeps): Engine {
     }
     const ctx: RowContext = { jobId: job.id, ownerId: job.ownerId, spec, compiled, judge: bind(spec.judge, secrets), generators, signal: abort.signal };
     const endpoints = [ctx.judge, ...Object.values(generators)].map((b) => b.model);
-    const progress = createProgress(job.rowCount, await store.rowCounts(job.id), endpoints);
+    const counts = await store.rowCounts(job.id);
+    const progress = createProgress(job.rowCount, counts, endpoints);
     const watch = setInterval(() => {
       store.getJob(job.id).then(
         (now) => {
@@ -190,7 +201,29 @@ export function createEngine(deps: EngineDeps): Engine {
     const writer = createRowWriter((rows) => store.saveRows(job.id, rows));
     // As many rows as the job's model calls can use at once: every endpoint's concurrency.
     const rowSlots = createSlots([ctx.judge, ...Object.values(generators)].reduce((n, b) => n + b.limiter.limit, 0));
-    return { ctx, file, datasetPath: await blobs.localPath(file.id), abort, progress, watch, writer, rowSlots };
+    return { ctx, file, datasetPath: await blobs.localPath(file.id), abort, progress, watch, writer, rowSlots, liveFile: openLiveFile(job, counts.done) };
+  }
+
+  function openLiveFile(job: JobRecord, rowsDone: number): ActiveJob['liveFile'] {
+    // Rows done earlier (a restart, a retry) or run elsewhere would never reach it.
+    if (queue.local !== true || rowsDone > 0) return null;
+    const id = newFileId();
+    const file = openLiveResultFile({
+      spec: job.spec,
+      rowCount: job.rowCount,
+      destPath: blobs.stagingPath(id),
+      summary: summaryOptions,
+      maxWaiting: LIVE_FILE_MAX_WAITING,
+    });
+    return { id, file };
+  }
+
+  /** Hands over a job's live result file, if this process has one for it. */
+  async function takeLiveFile(jobId: string): Promise<ActiveJob['liveFile']> {
+    const state = await active.get(jobId)?.catch(() => undefined);
+    const live = state?.liveFile ?? null;
+    if (state) state.liveFile = null;
+    return live;
   }
 
   function activeJob(job: JobRecord): Promise<ActiveJob> {
@@ -239,6 +272,7 @@ export function createEngine(deps: EngineDeps): Engine {
           state.progress.rowDone(result.outcome);
           deps.onRowFinished?.(result.outcome);
           await writer.add({ ...result, input: row.data });
+          state.liveFile?.file.add(row.index, row.data, result);
         } catch (err) {
           if (!(err instanceof JobFatalError)) throw err;
           fatal ??= err;
@@ -276,25 +310,34 @@ export function createEngine(deps: EngineDeps): Engine {
     // A claim as old as a chunk lease is presumed abandoned: its node died while finalizing.
     if (!(await store.claimFinalization(jobId, { takeOverAfterMs: config.chunkLeaseSeconds * 1000 }))) return;
     const job = await store.getJob(jobId);
-    if (!job || TERMINAL_STATUSES.has(job.status)) return;
+    const live = await takeLiveFile(jobId);
+    if (!job || TERMINAL_STATUSES.has(job.status)) {
+      await live?.file.abandon();
+      return;
+    }
     deactivate(jobId);
     let file: FileRecord;
     try {
       file = await loadFile(job);
     } catch (err) {
+      await live?.file.abandon();
       await failJob(job, 'user_error', (err as Error).message);
       return;
     }
-    const resultId = newFileId();
-    const info = await writeResultFile({
-      store,
-      jobId,
-      spec: job.spec,
-      datasetPath: await blobs.localPath(file.id),
-      datasetFormat: file.format,
-      destPath: blobs.stagingPath(resultId),
-      summary: { labelCountsAsString: config.labelCountsAsString, prices: config.prices },
-    });
+    // The file written as rows finished, when it holds every row; otherwise one pass now.
+    const finished = live ? await live.file.finish() : null;
+    const resultId = finished && live ? live.id : newFileId();
+    const info: ResultFileInfo =
+      finished ??
+      (await writeResultFile({
+        store,
+        jobId,
+        spec: job.spec,
+        datasetPath: await blobs.localPath(file.id),
+        datasetFormat: file.format,
+        destPath: blobs.stagingPath(resultId),
+        summary: summaryOptions,
+      }));
     await blobs.commit(resultId);
     await store.insertFile({
       id: resultId,

@@ -37,6 +37,7 @@ export function createMemoryQueue(opts: { onError?: (err: unknown, task: RowChun
   }
 
   return {
+    local: true,
     async enqueue(tasks) {
       for (const task of tasks) {
         const key = keyOf(task);

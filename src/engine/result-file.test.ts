@@ -1,0 +1,91 @@
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { JobSpec, RowResult } from '../domain/types.js';
+import { createSummarizer } from '../stats/aggregate.js';
+import { openLiveResultFile, resultLine } from './result-file.js';
+
+const judge = { model: 'j', source: 'serverless', baseUrl: null, secretRef: null, maxTokens: 1, temperature: 0, numWorkers: null, systemTemplate: '' } as const;
+const spec: JobSpec = { type: 'classify', fileId: 'f', judge, target: { kind: 'column', column: 'r' }, labels: ['good', 'bad'], passLabels: ['good'] };
+
+const OPTS = { labelCountsAsString: false };
+
+function result(i: number): RowResult {
+  const label = i % 3 === 0 ? 'bad' : 'good';
+  return {
+    rowIndex: i,
+    outcome: 'ok',
+    label,
+    score: null,
+    choice: null,
+    generationFailures: 0,
+    judgeFailures: 0,
+    usage: { judge: { prompt: 10, completion: 2 } },
+    fields: { evaluation_successful: true, label, feedback: `row ${i}` },
+  };
+}
+const data = (i: number) => ({ id: i, text: `question ${i}` });
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'assay-live-file-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('a result file written as rows finish', () => {
+  it('holds every row in row order, whatever order they finished in, with the summary of an in-order pass', async () => {
+    const rows = 1_000;
+    const dest = join(dir, 'result.jsonl');
+    const live = openLiveResultFile({ spec, rowCount: rows, destPath: dest, summary: OPTS, maxWaiting: 64 });
+    // Rows finish in a jumbled order within windows of 50, as rows with slower calls do.
+    const order: number[] = [];
+    for (let start = 0; start < rows; start += 50) {
+      const window = Array.from({ length: Math.min(50, rows - start) }, (_, k) => start + k);
+      for (let k = 0; k < window.length; k++) order.push(window[(k * 17) % window.length]!);
+    }
+    for (const i of order) live.add(i, data(i), result(i));
+    const info = await live.finish();
+
+    const expected = Array.from({ length: rows }, (_, i) => resultLine(data(i), result(i))).join('');
+    expect(readFileSync(dest, 'utf8')).toBe(expected);
+    const summarizer = createSummarizer(spec, OPTS);
+    for (let i = 0; i < rows; i++) summarizer.add(result(i));
+    expect(info).toEqual({ bytes: Buffer.byteLength(expected), lineCount: rows, summary: summarizer.finish() });
+    expect(readdirSync(dir)).toEqual(['result.jsonl']);
+  });
+
+  it('gives up, leaving nothing behind, when a row never arrives', async () => {
+    const dest = join(dir, 'result.jsonl');
+    const live = openLiveResultFile({ spec, rowCount: 3, destPath: dest, summary: OPTS, maxWaiting: 64 });
+    live.add(0, data(0), result(0));
+    live.add(2, data(2), result(2));
+    expect(await live.finish()).toBeNull();
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('gives up once too many rows wait for a slow one, so its memory stays bounded', async () => {
+    const rows = 300_000;
+    const dest = join(dir, 'result.jsonl');
+    const live = openLiveResultFile({ spec, rowCount: rows, destPath: dest, summary: OPTS, maxWaiting: 10 });
+    // Enough in-order rows to start the file on disk, then row 50,000 is slow.
+    for (let i = 0; i < 50_000; i++) live.add(i, data(i), result(i));
+    for (let i = 50_001; i < 50_020; i++) live.add(i, data(i), result(i));
+    live.add(50_000, data(50_000), result(50_000));
+    for (let i = 50_020; i < rows; i++) live.add(i, data(i), result(i));
+    expect(await live.finish()).toBeNull();
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('removes what it wrote when abandoned', async () => {
+    const dest = join(dir, 'result.jsonl');
+    const live = openLiveResultFile({ spec, rowCount: 100_000, destPath: dest, summary: OPTS, maxWaiting: 10 });
+    for (let i = 0; i < 5_000; i++) live.add(i, data(i), result(i));
+    await live.abandon();
+    expect(readdirSync(dir)).toEqual([]);
+    expect(existsSync(dest)).toBe(false);
+  });
+});
