@@ -184,3 +184,13 @@ describe('compileTemplate: sandbox', () => {
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 });
+
+describe('renders share no state', () => {
+  it('an assignment in one render, even to a global name, is not seen by the next', () => {
+    const shadow = compileTemplate("{% set range = 'mine' %}{% set n = row_value %}{{ range }} {{ n }}", 'p');
+    const uses = compileTemplate('{{ range(3) | join(",") }} {{ n }}', 'p');
+    expect(shadow.render({ row_value: 1 })).toBe('mine 1');
+    expect(uses.render({})).toBe('0,1,2 ');
+    expect(shadow.render({ row_value: 2 })).toBe('mine 2');
+  });
+});

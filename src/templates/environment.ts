@@ -21,12 +21,23 @@ export const TEMPLATE_GLOBALS: ReadonlySet<string> = new Set([...CONSTANTS.keys(
 /** Longest list `range()` may build; it allocates in one call, before any step is counted. */
 export const MAX_RANGE_LENGTH = 100_000;
 
-/** A fresh scope chain for one render. A column may shadow `range` or `namespace`, not `true`. */
+/**
+ * The outer scope, made once: a render never writes to it, since assignments (`set`, loop
+ * variables) land in the innermost scope, which is the row's or one made for a block.
+ */
+let globals: JinjaEnvironment | undefined;
+function globalScope(): JinjaEnvironment {
+  if (globals === undefined) {
+    globals = new Environment();
+    for (const [name, value] of CONSTANTS) globals.set(name, value);
+    globals.set('range', boundedRange);
+  }
+  return globals;
+}
+
+/** A fresh row scope for one render. A column may shadow `range` or `namespace`, not `true`. */
 export function rowEnvironment(row: Record<string, unknown>): JinjaEnvironment {
-  const globals = new Environment();
-  for (const [name, value] of CONSTANTS) globals.set(name, value);
-  globals.set('range', boundedRange);
-  const env = new Environment(globals);
+  const env = new Environment(globalScope());
   for (const [name, value] of Object.entries(row)) {
     if (CONSTANTS.has(name)) continue;
     env.variables.delete(name); // every Environment pre-declares `namespace`; set() refuses duplicates

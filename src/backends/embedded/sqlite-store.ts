@@ -170,27 +170,38 @@ export function openSqliteStore(file: string): Store {
   let cacheEntries: number | undefined;
   let cacheBound = Number.POSITIVE_INFINITY;
   const cacheWrites = new Map<string, CachedCall>();
+  /** Recency of entries read since the last write, by key. */
+  const cacheTouches = new Map<string, number>();
   let cacheTimer: NodeJS.Timeout | null = null;
 
+  /** Writes the cache entries gathered so far; call inside a transaction. */
+  const writeCachedCalls = (): void => {
+    if (cacheTimer) clearTimeout(cacheTimer);
+    cacheTimer = null;
+    if (cacheWrites.size === 0 && cacheTouches.size === 0) return;
+    cacheEntries ??= (q.cacheCount.get() as { n: number }).n;
+    for (const [key, value] of cacheWrites) {
+      const added = q.cacheInsert.run(key, value.content, value.usage === null ? null : JSON.stringify(value.usage), ++cacheClock).changes;
+      if (added > 0) cacheEntries++;
+      else q.cacheTouch.run(cacheClock, key);
+    }
+    cacheWrites.clear();
+    for (const [key, clock] of cacheTouches) q.cacheTouch.run(clock, key);
+    cacheTouches.clear();
+    if (cacheEntries > cacheBound) {
+      // Evict a little below the bound, so eviction runs once per batch of inserts, not per insert.
+      cacheEntries -= q.cacheEvict.run(cacheEntries - Math.floor(cacheBound * 0.9)).changes;
+    }
+  };
   const flushCache = (): void => {
     cacheTimer = null;
-    if (cacheWrites.size === 0 || !db.open) return;
-    db.transaction(() => {
-      cacheEntries ??= (q.cacheCount.get() as { n: number }).n;
-      for (const [key, value] of cacheWrites) {
-        const added = q.cacheInsert.run(key, value.content, value.usage === null ? null : JSON.stringify(value.usage), ++cacheClock).changes;
-        if (added > 0) cacheEntries++;
-        else q.cacheTouch.run(cacheClock, key);
-      }
-      cacheWrites.clear();
-      if (cacheEntries > cacheBound) {
-        // Evict a little below the bound, so eviction runs once per batch of inserts, not per insert.
-        cacheEntries -= q.cacheEvict.run(cacheEntries - Math.floor(cacheBound * 0.9)).changes;
-      }
-    })();
+    if ((cacheWrites.size === 0 && cacheTouches.size === 0) || !db.open) return;
+    db.transaction(writeCachedCalls)();
   };
 
   const saveRows = db.transaction((jobId: string, rows: readonly RowResult[]) => {
+    // The calls behind these rows were cached a moment ago: one commit for both.
+    writeCachedCalls();
     let added = 0;
     let failed = 0;
     for (const r of rows) {
@@ -398,7 +409,9 @@ export function openSqliteStore(file: string): Store {
       if (waiting) return waiting;
       const row = q.cacheGet.get(key) as { content: string; usage: string | null } | undefined;
       if (!row) return undefined;
-      q.cacheTouch.run(++cacheClock, key);
+      // Recency is written behind with the next writes, not as a commit per hit.
+      cacheTouches.set(key, ++cacheClock);
+      cacheTimer ??= setTimeout(flushCache, 20);
       return { content: row.content, usage: row.usage === null ? null : (JSON.parse(row.usage) as CachedCall['usage']) };
     },
     async putCachedCall(key, value, maxEntries) {
