@@ -4,13 +4,22 @@
  * against the ideal ceil(N / C) × L, rows per second, the server's peak memory, and API latency
  * under load. Bounded: every scenario has a row count and a time limit.
  *
- * Usage: npm run bench [-- --only NAME] [-- --large N]
+ * Each server runs the scenario's job twice: the first job after the server starts (it also pays
+ * for V8 compiling assay's code) and the same job again on the now warm server, the state of a
+ * service that has been up for a while. The fake judge is warmed up before either, as a real
+ * model server would be. A shared 2-core machine is noisy, so each scenario runs `--runs` times
+ * (default 3) with fresh processes, and the table shows the median run with the range.
+ *
+ * Usage: npm run bench [-- --only NAME] [-- --large N] [-- --runs N]
  */
+import { fork } from 'node:child_process';
 import { createWriteStream, mkdtempSync, openAsBlob, rmSync } from 'node:fs';
 import { once } from 'node:events';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
+import type { ApiLoadResult } from './api-load.js';
 import { peakRssMb, startProcess, type Proc } from './processes.js';
 
 interface Scenario {
@@ -20,30 +29,38 @@ interface Scenario {
   concurrency: number;
   /** Measure API latency under load while the job runs. */
   apiLoad?: boolean;
+  /** Run the job a second time on the warm server (not for the large run, which is about memory). */
+  again: boolean;
   limitSeconds: number;
 }
 
-interface Outcome {
-  scenario: Scenario;
+interface JobOutcome {
   wallS: number;
-  idealS: number | null;
-  rowsPerS: number;
+  api: ApiLoadResult | null;
+}
+
+interface RunOutcome {
+  first: JobOutcome;
+  warm: JobOutcome | null;
   peakMb: number;
   startupMs: number;
+  /** Server start to the first job's end, plus shutdown: upload and polling included. */
   wholeS: number;
-  api: { p50: number; p99: number; rps: number } | null;
 }
 
 const args = process.argv.slice(2);
-const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
-const largeRows = args.includes('--large') ? Number(args[args.indexOf('--large') + 1]) : 1_000_000;
+const option = (name: string): string | undefined => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
+const only = option('--only');
+const largeRows = Number(option('--large') ?? 1_000_000);
+const runs = Math.max(1, Number(option('--runs') ?? 3));
+const HERE = path.dirname(fileURLToPath(import.meta.url));
 
 const SCENARIOS: Scenario[] = [
-  { name: 'latency-200ms', rows: 1_000, latencyMs: 200, concurrency: 64, limitSeconds: 60 },
-  { name: 'latency-50ms', rows: 10_000, latencyMs: 50, concurrency: 64, limitSeconds: 120 },
-  { name: 'instant', rows: 10_000, latencyMs: 0, concurrency: 64, limitSeconds: 120 },
-  { name: 'api-under-load', rows: 4_000, latencyMs: 50, concurrency: 64, apiLoad: true, limitSeconds: 120 },
-  { name: 'large-memory', rows: largeRows, latencyMs: 0, concurrency: 64, limitSeconds: 1_800 },
+  { name: 'latency-200ms', rows: 1_000, latencyMs: 200, concurrency: 64, again: true, limitSeconds: 60 },
+  { name: 'latency-50ms', rows: 10_000, latencyMs: 50, concurrency: 64, again: true, limitSeconds: 120 },
+  { name: 'instant', rows: 10_000, latencyMs: 0, concurrency: 64, again: true, limitSeconds: 120 },
+  { name: 'api-under-load', rows: 4_000, latencyMs: 50, concurrency: 64, apiLoad: true, again: true, limitSeconds: 120 },
+  { name: 'large-memory', rows: largeRows, latencyMs: 0, concurrency: 64, again: false, limitSeconds: 1_800 },
 ];
 
 async function writeDataset(file: string, rows: number): Promise<void> {
@@ -62,137 +79,173 @@ async function json<T>(res: Response): Promise<T> {
   return JSON.parse(text) as T;
 }
 
-const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
-
 /**
- * Fires GETs at a fixed rate until `until` resolves, alternating status and list. The requests go
- * through undici's pool rather than the global fetch, whose own CPU cost (close to a millisecond a
- * request) would load the shared cores and inflate the very latencies being measured.
+ * A fresh fake judge is cold: V8 has not compiled its request path yet, and its first replies come
+ * late. A real model server has long been running, so the fake answers this many calls (with no
+ * latency) before the benchmark starts.
  */
-async function apiLoad(base: string, jobId: string, rps: number, until: Promise<unknown>): Promise<Outcome['api']> {
-  const pool = new Pool(base, { connections: 16 });
-  const latencies: number[] = [];
-  const pending = new Set<Promise<void>>();
-  let stop = false;
-  void until.then(() => (stop = true));
-  const started = performance.now();
-  const maxRequests = rps * 120;
-  for (let i = 0; !stop && i < maxRequests; i++) {
-    const due = started + (i * 1000) / rps;
-    const wait = due - performance.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    const path = i % 2 === 0 ? `/v1/evaluation/${jobId}/status` : `/v1/evaluation?limit=10`;
-    const t0 = performance.now();
-    const p = pool
-      .request({ path, method: 'GET' })
-      .then((r) => r.body.arrayBuffer())
-      .then(() => void latencies.push(performance.now() - t0));
-    pending.add(p);
-    void p.finally(() => pending.delete(p));
-  }
-  await Promise.allSettled([...pending]);
+async function warmUpFake(url: string): Promise<void> {
+  const pool = new Pool(new URL(url).origin, { connections: 64 });
+  const body = JSON.stringify({
+    model: 'warm-up',
+    messages: [
+      { role: 'system', content: 'Is the answer correct?' },
+      { role: 'user', content: 'What is 2 + 2? It is 4.' },
+    ],
+    max_tokens: 64,
+    response_format: { type: 'json_schema', json_schema: { name: 'verdict', schema: { type: 'object', properties: { label: { enum: ['correct', 'incorrect'] } } } } },
+  });
+  let sent = 0;
+  const worker = async (): Promise<void> => {
+    while (sent++ < 2_000) {
+      const res = await pool.request({ path: '/v1/chat/completions', method: 'POST', headers: { 'content-type': 'application/json', 'x-fake-latency-ms': '0' }, body });
+      await res.body.text();
+    }
+  };
+  await Promise.all(Array.from({ length: 64 }, worker));
   await pool.close();
-  const seconds = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-  return { p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), rps: latencies.length / seconds };
 }
 
-async function runScenario(s: Scenario): Promise<Outcome> {
+/** Runs one job to its end: creation to completion by the server's own clock, API load alongside if asked. */
+async function runJob(s: Scenario, base: string, fileId: string, judgeModel: string): Promise<JobOutcome> {
+  const job = await json<{ workflow_id: string }>(
+    await fetch(`${base}/v1/evaluation`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        type: 'classify',
+        parameters: {
+          input_data_file_path: fileId,
+          judge: { model: judgeModel, model_source: 'serverless', system_template: 'Is the answer to {{question}} correct?', num_workers: s.concurrency, max_tokens: 64 },
+          model_to_evaluate: 'answer',
+          labels: ['correct', 'incorrect'],
+          pass_labels: ['correct'],
+        },
+      }),
+    }),
+  );
+  const load = s.apiLoad ? fork(path.join(HERE, 'api-load.js'), [base, job.workflow_id, '500'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }) : null;
+  const loadResult = load ? (once(load, 'message') as Promise<[ApiLoadResult]>) : null;
+  const deadline = performance.now() + s.limitSeconds * 1000;
+  let state: { status: string; created_at: string; updated_at: string; results?: Record<string, unknown> } | undefined;
+  const poll = new Pool(base, { connections: 1 });
+  try {
+    while (performance.now() < deadline) {
+      const res = await poll.request({ path: `/v1/evaluation/${job.workflow_id}`, method: 'GET' });
+      state = JSON.parse(await res.body.text()) as typeof state;
+      if (['completed', 'error', 'user_error'].includes(state!.status)) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  } finally {
+    await poll.close();
+    load?.send('stop');
+  }
+  const api = loadResult ? (await loadResult)[0] : null;
+  if (state?.status !== 'completed') throw new Error(`${s.name}: job ended ${state?.status ?? 'unfinished'} ${JSON.stringify(state?.results ?? {})}`);
+  if (api && api.failures > 0) throw new Error(`${s.name}: ${api.failures} API requests failed under load`);
+  return { wallS: (Date.parse(state.updated_at) - Date.parse(state.created_at)) / 1000, api };
+}
+
+async function runScenario(s: Scenario): Promise<RunOutcome> {
   const dir = mkdtempSync(path.join(os.tmpdir(), `assay-bench-${s.name}-`));
-  const whole = performance.now();
   let fake: Proc | undefined;
   let server: Proc | undefined;
   try {
     const dataset = path.join(dir, 'data.jsonl');
     await writeDataset(dataset, s.rows);
     fake = await startProcess('dist/testing/fake-provider.js', ['--port', '0', '--latency-ms', String(s.latencyMs), '--verdicts'], {}, /listening on (http:\/\/\S+\/v1)/);
-    const wholeServer = performance.now();
+    await warmUpFake(fake.url);
+    const spawned = performance.now();
     server = await startProcess(
       'dist/cli/main.js',
       ['serve'],
       { PORT: '0', HOST: '127.0.0.1', ASSAY_DATA_DIR: path.join(dir, 'data'), ASSAY_PROVIDER_BASE_URL: fake.url, ASSAY_LOG_LEVEL: 'warn' },
       /listening on (http:\/\/\S+?)[\s)]/,
     );
-    const base = server.url;
     const form = new FormData();
     form.append('purpose', 'eval');
     form.append('file_name', 'data.jsonl');
     form.append('file', await openAsBlob(dataset), 'data.jsonl');
-    const file = await json<{ id: string }>(await fetch(`${base}/v1/files/upload`, { method: 'POST', body: form }));
-    const created = performance.now();
-    const job = await json<{ workflow_id: string }>(
-      await fetch(`${base}/v1/evaluation`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          type: 'classify',
-          parameters: {
-            input_data_file_path: file.id,
-            judge: { model: 'bench-judge', model_source: 'serverless', system_template: 'Is the answer to {{question}} correct?', num_workers: s.concurrency, max_tokens: 64 },
-            model_to_evaluate: 'answer',
-            labels: ['correct', 'incorrect'],
-            pass_labels: ['correct'],
-          },
-        }),
-      }),
-    );
-    let finished!: () => void;
-    const done = new Promise<void>((r) => (finished = r));
-    const load = s.apiLoad ? apiLoad(base, job.workflow_id, 500, done) : Promise.resolve(null);
-    const deadline = created + s.limitSeconds * 1000;
-    let status = '';
-    let job2: { status: string; created_at: string; updated_at: string; results?: Record<string, unknown> } | undefined;
-    while (performance.now() < deadline) {
-      job2 = await json(await fetch(`${base}/v1/evaluation/${job.workflow_id}`));
-      status = job2!.status;
-      if (['completed', 'error', 'user_error'].includes(status)) break;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    finished();
-    const api = await load;
-    if (status !== 'completed') throw new Error(`${s.name}: job ended ${status || 'unfinished'} ${JSON.stringify(job2?.results ?? {})}`);
-    // Creation to completion, by the server's own clock.
-    const wallS = (Date.parse(job2!.updated_at) - Date.parse(job2!.created_at)) / 1000;
+    const file = await json<{ id: string }>(await fetch(`${server.url}/v1/files/upload`, { method: 'POST', body: form }));
+    const first = await runJob(s, server.url, file.id, 'bench-judge');
+    const firstDone = performance.now();
+    // Another judge model, so the second job makes every call again instead of reading the cache.
+    const warm = s.again ? await runJob(s, server.url, file.id, 'bench-judge-2') : null;
     const peakMb = peakRssMb(server.child.pid!);
+    const stopping = performance.now();
     await server.stop();
-    const wholeS = (performance.now() - wholeServer) / 1000;
-    const idealS = s.latencyMs > 0 ? (Math.ceil(s.rows / s.concurrency) * s.latencyMs) / 1000 : null;
-    return { scenario: s, wallS, idealS, rowsPerS: s.rows / wallS, peakMb, startupMs: server.startedMs, wholeS, api };
+    const wholeS = (firstDone - spawned + (performance.now() - stopping)) / 1000;
+    return { first, warm, peakMb, startupMs: server.startedMs, wholeS };
   } finally {
     await server?.stop();
     await fake?.stop();
     rmSync(dir, { recursive: true, force: true });
-    void whole;
   }
 }
 
-function table(outcomes: Outcome[]): string {
-  const head = ['scenario', 'rows', 'L ms', 'C', 'wall s', 'ideal s', 'efficiency', 'rows/s', 'peak MB', 'startup ms', 'whole s', 'API p50 ms', 'API p99 ms'];
-  const rows = outcomes.map((o) => [
-    o.scenario.name,
-    String(o.scenario.rows),
-    String(o.scenario.latencyMs),
-    String(o.scenario.concurrency),
-    o.wallS.toFixed(2),
-    o.idealS === null ? '-' : o.idealS.toFixed(2),
-    o.idealS === null ? '-' : (o.idealS / o.wallS).toFixed(3),
-    o.rowsPerS.toFixed(0),
-    o.peakMb.toFixed(0),
-    o.startupMs.toFixed(0),
-    o.wholeS.toFixed(2),
-    o.api ? o.api.p50.toFixed(1) : '-',
-    o.api ? o.api.p99.toFixed(1) : '-',
-  ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
-  return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
+interface Row {
+  scenario: Scenario;
+  job: 'first' | 'warm';
+  /** The median run by wall time, and every run's wall time. */
+  median: RunOutcome;
+  outcome: JobOutcome;
+  walls: number[];
+  /** Every run's API p99, in order (empty without API load). */
+  p99s: number[];
 }
 
-const outcomes: Outcome[] = [];
+/** One table row per job kind: the run with the median wall time, and the spread of all runs. */
+function rowsOf(s: Scenario, results: RunOutcome[]): Row[] {
+  const rows: Row[] = [];
+  for (const job of ['first', 'warm'] as const) {
+    const ranked = results.filter((r) => r[job] !== null).sort((a, b) => a[job]!.wallS - b[job]!.wallS);
+    const median = ranked[Math.floor((ranked.length - 1) / 2)];
+    if (!median) continue;
+    const p99s = ranked.flatMap((r) => (r[job]!.api ? [r[job]!.api!.p99] : [])).sort((a, b) => a - b);
+    rows.push({ scenario: s, job, median, outcome: median[job]!, walls: ranked.map((r) => r[job]!.wallS), p99s });
+  }
+  return rows;
+}
+
+function table(rows: Row[]): string {
+  const head = ['scenario', 'job', 'rows', 'L ms', 'C', 'wall s', 'ideal s', 'efficiency (range)', 'rows/s', 'peak MB', 'startup ms', 'whole s', 'API p50 ms', 'API p99 ms (range)'];
+  const body = rows.map(({ scenario: s, job, median, outcome, walls, p99s }) => {
+    const ideal = s.latencyMs > 0 ? (Math.ceil(s.rows / s.concurrency) * s.latencyMs) / 1000 : null;
+    const range = (xs: number[], f: (x: number) => string) => (xs.length > 1 ? ` (${f(Math.min(...xs))}–${f(Math.max(...xs))})` : '');
+    const efficiency = ideal === null ? '-' : `${(ideal / outcome.wallS).toFixed(3)}${range(walls.map((w) => ideal / w), (x) => x.toFixed(3))}`;
+    return [
+      s.name,
+      job,
+      String(s.rows),
+      String(s.latencyMs),
+      String(s.concurrency),
+      outcome.wallS.toFixed(2),
+      ideal === null ? '-' : ideal.toFixed(2),
+      efficiency,
+      (s.rows / outcome.wallS).toFixed(0),
+      median.peakMb.toFixed(0),
+      job === 'first' ? median.startupMs.toFixed(0) : '',
+      job === 'first' ? median.wholeS.toFixed(2) : '',
+      outcome.api ? outcome.api.p50.toFixed(1) : '-',
+      // The median of the runs' p99s (not the p99 of the median-wall run), with their range.
+      p99s.length > 0 ? `${p99s[Math.floor((p99s.length - 1) / 2)]!.toFixed(1)}${range(p99s, (x) => x.toFixed(1))}` : '-',
+    ];
+  });
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join('\n');
+}
+
+const rows: Row[] = [];
 for (const s of SCENARIOS) {
   if (only !== undefined && s.name !== only) continue;
-  process.stderr.write(`running ${s.name} (${s.rows} rows)…\n`);
-  outcomes.push(await runScenario(s));
+  const n = s.again ? runs : 1;
+  const results: RunOutcome[] = [];
+  for (let i = 0; i < n; i++) {
+    process.stderr.write(`running ${s.name} (${s.rows} rows), run ${i + 1} of ${n}…\n`);
+    results.push(await runScenario(s));
+  }
+  rows.push(...rowsOf(s, results));
 }
-console.log(`\nassay benchmark — ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}\n`);
-console.log(table(outcomes));
+console.log(`\nassay benchmark — ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, median of ${runs} runs\n`);
+console.log(table(rows));
