@@ -79,6 +79,8 @@ const MIGRATIONS: string[] = [
      last_used INTEGER NOT NULL
    ) WITHOUT ROWID;
    CREATE INDEX call_cache_lru ON call_cache (last_used);`,
+  // Lists a caller's jobs newest first without sorting them on every request.
+  `CREATE INDEX jobs_owner ON jobs (owner_id, seq);`,
 ];
 
 const isFailed = (outcome: string | undefined): number => (outcome === 'generation_failed' || outcome === 'judge_failed' ? 1 : 0);
