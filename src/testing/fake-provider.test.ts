@@ -2,6 +2,7 @@ import OpenAI from 'openai';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   jsonReply,
+  LATENCY_HEADER,
   seededRandomAt,
   startFakeProvider,
   type FakeProvider,
@@ -111,6 +112,15 @@ describe('fake provider: completions', () => {
     const fake = await start({ latencyMs: (req) => (seen.push(req.userText), 1) });
     await post(fake, ask('slow'));
     expect(seen).toEqual(['slow']);
+  });
+
+  it('lets one request set its own latency with a header (a benchmark warming the fake up)', async () => {
+    const latency: string[] = [];
+    // A minute of latency would outlast the test; the header asks for none, and the function is not asked.
+    const fake = await start({ latencyMs: (req) => (latency.push(req.userText), 60_000) });
+    const res = await post(fake, ask('warm-up'), { [LATENCY_HEADER]: '0' });
+    expect(res.status).toBe(200);
+    expect(latency).toEqual([]);
   });
 
   it('lists the models seen plus fake-judge, and 404s elsewhere in OpenAI error shape', async () => {
