@@ -35,9 +35,13 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   let app: FastifyInstance | undefined;
   let closing: Promise<void> | undefined;
   const metrics = createMetrics();
-  const backend = await openBackend(config, (err, task) => {
-    if (!(err instanceof ChunkAbandoned)) app?.log.error({ err, job: task.jobId }, 'chunk task failed');
-  });
+  const backend = await openBackend(
+    config,
+    (err, task) => {
+      if (!(err instanceof ChunkAbandoned)) app?.log.error({ err, job: task.jobId }, 'chunk task failed');
+    },
+    { backgroundCheckpoints: 'start' },
+  );
   let ping = backend.ping;
   const security = createSecurity(config, backend.store, { serving: true, onSharedChange: () => metrics.resetEndpointSeries() });
   try {

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/config.js';
 import type { BlobStore, RowChunk, Store, TaskQueue } from '../engine/contracts.js';
+import { startCheckpointer } from '../backends/embedded/checkpointer.js';
 import { openSqliteStore } from '../backends/embedded/sqlite-store.js';
 import { openLocalBlobStore } from '../backends/embedded/local-blob-store.js';
 import { createMemoryQueue } from '../backends/embedded/memory-queue.js';
@@ -26,10 +27,21 @@ export interface Backend {
   close(): Promise<void>;
 }
 
-export async function openBackend(config: Config, onTaskError: (err: unknown, task: RowChunk) => void): Promise<Backend> {
+export interface BackendOptions {
+  /**
+   * Embedded: WAL checkpoints happen on a thread of their own (see checkpointer.ts), not in
+   * commits. `start` runs that thread with this backend; `running` is for a backend opened where
+   * another one of this process runs it (the engine thread's).
+   */
+  backgroundCheckpoints?: 'start' | 'running';
+}
+
+export async function openBackend(config: Config, onTaskError: (err: unknown, task: RowChunk) => void, opts: BackendOptions = {}): Promise<Backend> {
   fs.mkdirSync(config.dataDir, { recursive: true });
   if (config.databaseUrl === null) {
-    const store = openSqliteStore(path.join(config.dataDir, 'assay.db'));
+    const databaseFile = path.join(config.dataDir, 'assay.db');
+    const store = openSqliteStore(databaseFile, { backgroundCheckpoints: opts.backgroundCheckpoints !== undefined });
+    const checkpointer = opts.backgroundCheckpoints === 'start' ? startCheckpointer(databaseFile) : null;
     return {
       shape: 'embedded',
       store,
@@ -40,7 +52,10 @@ export async function openBackend(config: Config, onTaskError: (err: unknown, ta
       },
       share: () => 1,
       joinWorkers: async () => {},
-      close: () => store.close(),
+      close: async () => {
+        await checkpointer?.close();
+        await store.close();
+      },
     };
   }
   // Loaded only for the distributed shape, so the embedded one starts without them.

@@ -5,8 +5,6 @@
  * writes) and keeps the in-process queue; the main thread talks to it through
  * engine-thread-protocol.ts.
  */
-import { readlinkSync } from 'node:fs';
-import os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Config } from '../config/config.js';
 import { ChunkAbandoned } from '../engine/engine.js';
@@ -15,23 +13,11 @@ import { openBackend } from './backend.js';
 import { createEngineNode } from './engine-node.js';
 import { toWire, type CallMessage, type EngineMethod, type ThreadMessage } from './engine-thread-protocol.js';
 import { createSecurity } from './security.js';
+import { yieldToTheApi } from './thread-priority.js';
 
 /** How often the progress of running jobs is sent to the main thread. */
 const PROGRESS_EVERY_MS = 250;
 
-/**
- * When the cores are busy, the API's thread goes first: this one runs at a lower OS priority, so a
- * status request waits for no batch of rows (Linux, where a thread has its own priority; elsewhere
- * the thread keeps the process's).
- */
-function yieldToTheApi(): void {
-  try {
-    const threadId = Number(readlinkSync('/proc/thread-self').split('/').pop());
-    if (Number.isInteger(threadId) && threadId > 0) os.setPriority(threadId, os.constants.priority.PRIORITY_BELOW_NORMAL);
-  } catch {
-    // Not Linux, or not allowed: run at the process's priority.
-  }
-}
 yieldToTheApi();
 
 const port = parentPort;
@@ -51,9 +37,14 @@ function post(message: ThreadMessage): void {
 const log = (level: 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>): void =>
   post({ kind: 'log', level, msg, extra: extra ?? null });
 
-const backend = await openBackend(config, (err, task) => {
-  if (!(err instanceof ChunkAbandoned)) log('error', 'chunk task failed', { job: task.jobId, err: err instanceof Error ? err.stack : String(err) });
-});
+// The server runs the checkpointer thread for the file this backend writes to.
+const backend = await openBackend(
+  config,
+  (err, task) => {
+    if (!(err instanceof ChunkAbandoned)) log('error', 'chunk task failed', { job: task.jobId, err: err instanceof Error ? err.stack : String(err) });
+  },
+  { backgroundCheckpoints: 'running' },
+);
 // The process-wide metrics (CPU, memory, event loop) are the main thread's.
 const metrics = createMetrics({ processMetrics: false });
 const security = createSecurity(config, backend.store, { serving: true, onSharedChange: () => metrics.resetEndpointSeries() });

@@ -87,12 +87,24 @@ const isFailed = (outcome: string | undefined): number => (outcome === 'generati
 
 const PAGE = 1000;
 
-export function openSqliteStore(file: string): Store {
+/**
+ * WAL pages past which a connection whose checkpoints are made in the background checkpoints all
+ * the same (64 MB): only reached should the checkpointer stop or fall far behind.
+ */
+const BACKGROUND_CHECKPOINT_BOUND_PAGES = 16_384;
+
+export interface SqliteStoreOptions {
+  /** A checkpointer thread checkpoints this file (see checkpointer.ts): commits here need not. */
+  backgroundCheckpoints?: boolean;
+}
+
+export function openSqliteStore(file: string, opts: SqliteStoreOptions = {}): Store {
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   // NORMAL is durable across process crashes in WAL mode; only an OS crash can lose the last commits.
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 5000');
+  if (opts.backgroundCheckpoints === true) db.pragma(`wal_autocheckpoint = ${BACKGROUND_CHECKPOINT_BOUND_PAGES}`);
   const version = db.pragma('user_version', { simple: true }) as number;
   for (let v = version; v < MIGRATIONS.length; v++) {
     db.transaction(() => {

@@ -1,0 +1,37 @@
+/**
+ * Background WAL checkpoints for the embedded SQLite file, on a thread of their own.
+ *
+ * SQLite normally checkpoints inside the commit that takes the WAL past 1,000 pages: that commit
+ * copies the WAL into the database file and syncs it, 8–16 ms here, on whatever thread committed.
+ * On the engine thread that stalled every reply waiting behind it (a third of its time writing rows
+ * went to such commits); on the API thread it would stall requests. Connections opened with
+ * `backgroundCheckpoints` leave that to this thread, which runs a PASSIVE checkpoint (it waits for
+ * no reader or writer) four times a second. They keep a far higher threshold of their own,
+ * so the WAL stays bounded should this thread stop.
+ */
+import { existsSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
+
+export interface Checkpointer {
+  /** Stops the thread after its current checkpoint. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the thread. Run from TypeScript sources (tests), where there is no compiled script beside
+ * this module, none starts unless `entry` names one: commits then checkpoint past the far threshold.
+ */
+export function startCheckpointer(databaseFile: string, opts: { entry?: URL; onError?: (err: Error) => void } = {}): Checkpointer {
+  const entry = opts.entry ?? new URL('./checkpointer-main.js', import.meta.url);
+  if (!existsSync(entry)) return { close: async () => {} };
+  const worker = new Worker(entry, { workerData: { databaseFile } });
+  worker.on('error', (err) => opts.onError?.(err));
+  // Background work: it never keeps the process alive.
+  worker.unref();
+  return {
+    async close() {
+      worker.postMessage('close');
+      await worker.terminate();
+    },
+  };
+}
