@@ -134,7 +134,7 @@ export async function runLocal(ctx: CommandContext, inputArg: string): Promise<v
   });
   checkProvider(config, request.parameters);
   const bar = createProgressBar(ctx.io.stderr, { enabled: !ctx.json });
-  const local = openLocalEngine(config, (level, msg, extra) => {
+  const local = await openLocalEngine(config, (level, msg, extra) => {
     if (level !== 'error') return;
     bar.stop();
     ctx.warn(`${msg}${extra ? ` ${JSON.stringify(extra)}` : ''}`);

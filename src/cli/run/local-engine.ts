@@ -2,15 +2,11 @@
  * The embedded engine in this process, without HTTP: SQLite store, local file folder and
  * in-process queue under one state folder. `assay run` drives it directly.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import type { Config } from '../../config/config.js';
-import { openLocalBlobStore } from '../../backends/embedded/local-blob-store.js';
-import { createMemoryQueue } from '../../backends/embedded/memory-queue.js';
-import { openSqliteStore } from '../../backends/embedded/sqlite-store.js';
 import type { Store } from '../../engine/contracts.js';
 import { ChunkAbandoned, type Engine, type EngineDeps } from '../../engine/engine.js';
 import { createFileService, type FileService } from '../../engine/file-service.js';
+import { openBackend } from '../../runtime/backend.js';
 import { createEngineNode } from '../../runtime/engine-node.js';
 
 export interface LocalEngine {
@@ -21,17 +17,18 @@ export interface LocalEngine {
   close(): Promise<void>;
 }
 
-export function openLocalEngine(config: Config, log: NonNullable<EngineDeps['log']>): LocalEngine {
-  fs.mkdirSync(config.dataDir, { recursive: true });
-  const store = openSqliteStore(path.join(config.dataDir, 'assay.db'));
-  const blobs = openLocalBlobStore(path.join(config.dataDir, 'files'));
-  const queue = createMemoryQueue({
+export async function openLocalEngine(config: Config, log: NonNullable<EngineDeps['log']>): Promise<LocalEngine> {
+  // Always the embedded shape, in the run's own state folder, with its checkpoints off this loop.
+  const backend = await openBackend(
+    { ...config, databaseUrl: null },
     // A chunk handed back at shutdown is expected: its rows run again next time.
-    onError: (err, task) => {
+    (err, task) => {
       if (!(err instanceof ChunkAbandoned)) log('error', 'chunk task failed', { job: task.jobId, err: String(err) });
     },
-  });
-  const { engine } = createEngineNode(config, { store, blobs, queue, log });
+    { backgroundCheckpoints: 'start' },
+  );
+  const { store, blobs } = backend;
+  const { engine } = createEngineNode(config, { ...backend, log });
   const files = createFileService({ store, blobs });
   let closing: Promise<void> | undefined;
   return {
@@ -43,7 +40,7 @@ export function openLocalEngine(config: Config, log: NonNullable<EngineDeps['log
         try {
           await engine.close();
         } finally {
-          await store.close();
+          await backend.close();
         }
       })();
       return closing;
