@@ -40,7 +40,10 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     (err, task) => {
       if (!(err instanceof ChunkAbandoned)) app?.log.error({ err, job: task.jobId }, 'chunk task failed');
     },
-    { backgroundCheckpoints: 'start' },
+    {
+      backgroundCheckpoints: 'start',
+      onCheckpointerError: (err) => app?.log.warn({ err }, 'the checkpointer thread failed; commits now checkpoint the WAL themselves, past 64 MB'),
+    },
   );
   let ping = backend.ping;
   const security = createSecurity(config, backend.store, { serving: true, onSharedChange: () => metrics.resetEndpointSeries() });

@@ -34,6 +34,8 @@ export interface BackendOptions {
    * another one of this process runs it (the engine thread's).
    */
   backgroundCheckpoints?: 'start' | 'running';
+  /** Told if the checkpointer thread fails (commits then checkpoint past their far threshold). */
+  onCheckpointerError?: (err: Error) => void;
 }
 
 export async function openBackend(config: Config, onTaskError: (err: unknown, task: RowChunk) => void, opts: BackendOptions = {}): Promise<Backend> {
@@ -41,7 +43,8 @@ export async function openBackend(config: Config, onTaskError: (err: unknown, ta
   if (config.databaseUrl === null) {
     const databaseFile = path.join(config.dataDir, 'assay.db');
     const store = openSqliteStore(databaseFile, { backgroundCheckpoints: opts.backgroundCheckpoints !== undefined });
-    const checkpointer = opts.backgroundCheckpoints === 'start' ? startCheckpointer(databaseFile) : null;
+    const checkpointer =
+      opts.backgroundCheckpoints === 'start' ? startCheckpointer(databaseFile, opts.onCheckpointerError ? { onError: opts.onCheckpointerError } : {}) : null;
     return {
       shape: 'embedded',
       store,
