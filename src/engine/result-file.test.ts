@@ -80,6 +80,15 @@ describe('a result file written as rows finish', () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 
+  it('gives up, without failing the job, when the file cannot be written', async () => {
+    const dest = join(dir, 'no-such-folder', 'result.jsonl');
+    const live = openLiveResultFile({ spec, rowCount: 2_000, destPath: dest, summary: OPTS, maxWaiting: 10 });
+    // Enough rows for a write while the job runs, then the rest at the end.
+    for (let i = 0; i < 2_000; i++) live.add(i, { ...data(i), pad: 'p'.repeat(200) }, result(i));
+    expect(await live.finish()).toBeNull();
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
   it('removes what it wrote when abandoned', async () => {
     const dest = join(dir, 'result.jsonl');
     const live = openLiveResultFile({ spec, rowCount: 100_000, destPath: dest, summary: OPTS, maxWaiting: 10 });

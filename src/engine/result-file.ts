@@ -117,9 +117,10 @@ export function openLiveResultFile(opts: { spec: JobSpec; rowCount: number; dest
     batch = '';
     const stream = out;
     out = null;
-    if (stream) {
+    if (stream && !stream.closed) {
+      const closed = once(stream, 'close').catch(() => {});
       stream.destroy();
-      await once(stream, 'close').catch(() => {});
+      await closed;
     }
     await fs.promises.rm(tmp, { force: true });
   };
