@@ -1,4 +1,5 @@
 import { getEventListeners } from 'node:events';
+import net from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ProviderError } from '../domain/errors.js';
 import { startFakeProvider, type FakeProvider, type FakeProviderOptions } from '../testing/fake-provider.js';
@@ -197,6 +198,32 @@ describe('the HTTP exchange', () => {
     const err = await failure(model.complete(ask('hello')));
     expect(err.kind).toBe('transient');
     expect(err.message).toMatch(/could not connect \(.*ECONNREFUSED|could not connect \(connect ECONNREFUSED/);
+  });
+
+  it('tells a connection lost mid-call from one never made, and a reply that is not HTTP from both', async () => {
+    // Raw sockets: a server that hangs up on reading the request, one that breaks off its reply,
+    // one that does not speak HTTP.
+    const behaviours: Record<string, (socket: net.Socket) => void> = {
+      'hangs up': (socket) => socket.once('data', () => socket.destroy()),
+      'breaks off': (socket) =>
+        socket.once('data', () => socket.end('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"id":')),
+      'is not HTTP': (socket) => socket.once('data', () => socket.end('HELLO THERE\r\n\r\n')),
+    };
+    const messages: Record<string, string> = {};
+    for (const [name, behave] of Object.entries(behaviours)) {
+      const server = net.createServer(behave);
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const { port } = server.address() as net.AddressInfo;
+      const model = createOpenAIChatModel({ baseUrl: `http://127.0.0.1:${port}/v1`, apiKey: null, model: 'm' }, { timeoutMs: 5000, maxRetries: 0 });
+      const err = await failure(model.complete(ask('hello')));
+      messages[name] = `${err.kind}: ${err.message.replace(/^m at \S+: /, '')}`;
+      await new Promise((resolve) => server.close(resolve));
+    }
+    expect(messages).toEqual({
+      'hangs up': 'transient: the connection was lost during the call (UND_ERR_SOCKET: other side closed)',
+      'breaks off': 'transient: the connection was lost during the call (UND_ERR_SOCKET: other side closed)',
+      'is not HTTP': expect.stringMatching(/^malformed: malformed reply: .*HTTP/),
+    });
   });
 
   it('leaves no abort listener on the caller\'s signal once calls are done', async () => {

@@ -46,6 +46,10 @@ type ReplyHeaders = Record<string, string | string[] | undefined>;
 
 /** undici's errors for a reply that did not come in time. */
 const TIMEOUT_CODES: ReadonlySet<string> = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+/** The server was never reached: refused, not resolvable, no route. */
+const CONNECT_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN']);
+/** The connection went away during the exchange. */
+const LOST_CODES: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
 
 /** Raised for a reply with a non-2xx status, carrying what classification needs. */
 export class HttpStatusError extends Error {
@@ -138,9 +142,15 @@ export function classifyError(err: unknown, label: string): ProviderError {
     return new ProviderError(`${label}: the request timed out`, { kind: 'timeout', cause: err });
   }
   if (typeof code === 'string') {
-    // A connection refused, reset or not resolvable: the server may be back soon.
-    const text = err instanceof Error ? err.message : String(err);
-    return new ProviderError(`${label}: could not connect (${text || code})`, { kind: 'transient', cause: err });
+    // All worth another try: the server may be back soon, or the next reply whole.
+    const text = err instanceof Error && err.message ? err.message : code;
+    const what = CONNECT_CODES.has(code)
+      ? 'could not connect'
+      : LOST_CODES.has(code)
+        ? 'the connection was lost during the call'
+        : // A reply cut short or not valid HTTP (a body shorter than its length, a bad header).
+          'the reply was broken';
+    return new ProviderError(`${label}: ${what} (${text.includes(code) ? text : `${code}: ${text}`})`, { kind: 'transient', cause: err });
   }
   // A 200 whose body is not a chat completion (invalid JSON, no choices) surfaces as a plain error.
   const text = err instanceof Error ? err.message : String(err);
