@@ -51,7 +51,6 @@ export function startEngineThread(config: Config, opts: EngineThreadOptions): Th
   let earlyDeaths = 0;
   let downForGood: Error | null = null;
   let startOptions: Parameters<Engine['start']>[0] | undefined;
-  let lastFailure: Error | null = null;
   let worker = spawn();
 
   function spawn(): Worker {
@@ -72,7 +71,7 @@ export function startEngineThread(config: Config, opts: EngineThreadOptions): Th
     });
     let failure: Error | null = null;
     w.on('error', (err) => {
-      failure = lastFailure = err;
+      failure = err;
       opts.log('error', 'engine thread failed', { err: err.stack ?? String(err) });
     });
     w.on('exit', (code) => {
@@ -132,7 +131,8 @@ export function startEngineThread(config: Config, opts: EngineThreadOptions): Th
       try {
         await call('start', startOpts);
       } catch (err) {
-        throw new Error(`the engine thread could not start: ${lastFailure?.message ?? (err as Error).message}`, { cause: err });
+        // The call's own error names this thread's failure (an earlier thread's may differ).
+        throw new Error(`the engine thread could not start: ${(err as Error).message}`, { cause: err });
       }
     },
     async close() {
