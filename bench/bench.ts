@@ -31,6 +31,11 @@ interface Scenario {
   apiLoad?: boolean;
   /** Run the job a second time on the warm server (not for the large run, which is about memory). */
   again: boolean;
+  /**
+   * No assay at all: the same calls straight from this process over undici, C at a time, to show
+   * what the machine and the fake judge allow.
+   */
+  bare?: boolean;
   limitSeconds: number;
 }
 
@@ -60,6 +65,9 @@ const SCENARIOS: Scenario[] = [
   { name: 'latency-50ms', rows: 10_000, latencyMs: 50, concurrency: 64, again: true, limitSeconds: 120 },
   { name: 'instant', rows: 10_000, latencyMs: 0, concurrency: 64, again: true, limitSeconds: 120 },
   { name: 'api-under-load', rows: 4_000, latencyMs: 50, concurrency: 64, apiLoad: true, again: true, limitSeconds: 120 },
+  { name: 'bare-loop-200ms', rows: 1_000, latencyMs: 200, concurrency: 64, again: false, bare: true, limitSeconds: 60 },
+  { name: 'bare-loop-50ms', rows: 10_000, latencyMs: 50, concurrency: 64, again: false, bare: true, limitSeconds: 120 },
+  { name: 'bare-loop-instant', rows: 10_000, latencyMs: 0, concurrency: 64, again: false, bare: true, limitSeconds: 120 },
   { name: 'large-memory', rows: largeRows, latencyMs: 0, concurrency: 64, again: false, limitSeconds: 1_800 },
 ];
 
@@ -146,7 +154,47 @@ async function runJob(s: Scenario, base: string, fileId: string, judgeModel: str
   return { wallS: (Date.parse(state.updated_at) - Date.parse(state.created_at)) / 1000, api };
 }
 
+/** A judge call shaped like assay's (system prompt with the verdict format, the row as the user turn). */
+function judgeCallBody(i: number, model: string): string {
+  return JSON.stringify({
+    model,
+    messages: [
+      { role: 'system', content: `Is the answer to What is ${i} + ${i}? correct?\n\nReply with a JSON object with the keys "feedback" and "label"; "label" is one of "correct", "incorrect".` },
+      { role: 'user', content: `<response>It is ${2 * i}, because adding ${i} twice gives ${2 * i}.</response>` },
+    ],
+    max_tokens: 64,
+    temperature: 0.05,
+    response_format: { type: 'json_schema', json_schema: { name: 'verdict', schema: { type: 'object', properties: { feedback: { type: 'string' }, label: { enum: ['correct', 'incorrect'] } } } } },
+  });
+}
+
+/** The bare loop: N calls, C at a time, timed from the first request to the last reply. */
+async function runBare(s: Scenario): Promise<RunOutcome> {
+  const fake = await startProcess('dist/testing/fake-provider.js', ['--port', '0', '--latency-ms', String(s.latencyMs), '--verdicts'], {}, /listening on (http:\/\/\S+\/v1)/);
+  try {
+    await warmUpFake(fake.url);
+    const pool = new Pool(new URL(fake.url).origin, { connections: s.concurrency });
+    let next = 0;
+    const deadline = performance.now() + s.limitSeconds * 1000;
+    const started = performance.now();
+    const worker = async (): Promise<void> => {
+      for (let i = next++; i < s.rows && performance.now() < deadline; i = next++) {
+        const res = await pool.request({ path: '/v1/chat/completions', method: 'POST', headers: { 'content-type': 'application/json' }, body: judgeCallBody(i, 'bare-judge') });
+        await res.body.text();
+      }
+    };
+    await Promise.all(Array.from({ length: s.concurrency }, worker));
+    const wallS = (performance.now() - started) / 1000;
+    await pool.close();
+    if (next < s.rows) throw new Error(`${s.name}: did not finish in ${s.limitSeconds} s`);
+    return { first: { wallS, api: null }, warm: null, peakMb: Number.NaN, startupMs: Number.NaN, wholeS: Number.NaN };
+  } finally {
+    await fake.stop();
+  }
+}
+
 async function runScenario(s: Scenario): Promise<RunOutcome> {
+  if (s.bare) return runBare(s);
   const dir = mkdtempSync(path.join(os.tmpdir(), `assay-bench-${s.name}-`));
   let fake: Proc | undefined;
   let server: Proc | undefined;
@@ -215,7 +263,7 @@ function table(rows: Row[]): string {
     const efficiency = ideal === null ? '-' : `${(ideal / outcome.wallS).toFixed(3)}${range(walls.map((w) => ideal / w), (x) => x.toFixed(3))}`;
     return [
       s.name,
-      job,
+      s.bare ? 'no assay' : job,
       String(s.rows),
       String(s.latencyMs),
       String(s.concurrency),
@@ -223,9 +271,9 @@ function table(rows: Row[]): string {
       ideal === null ? '-' : ideal.toFixed(2),
       efficiency,
       (s.rows / outcome.wallS).toFixed(0),
-      median.peakMb.toFixed(0),
-      job === 'first' ? median.startupMs.toFixed(0) : '',
-      job === 'first' ? median.wholeS.toFixed(2) : '',
+      s.bare ? '-' : median.peakMb.toFixed(0),
+      job === 'first' && !s.bare ? median.startupMs.toFixed(0) : '',
+      job === 'first' && !s.bare ? median.wholeS.toFixed(2) : '',
       outcome.api ? outcome.api.p50.toFixed(1) : '-',
       // The median of the runs' p99s (not the p99 of the median-wall run), with their range.
       p99s.length > 0 ? `${p99s[Math.floor((p99s.length - 1) / 2)]!.toFixed(1)}${range(p99s, (x) => x.toFixed(1))}` : '-',
@@ -239,7 +287,7 @@ function table(rows: Row[]): string {
 const rows: Row[] = [];
 for (const s of SCENARIOS) {
   if (only !== undefined && s.name !== only) continue;
-  const n = s.again ? runs : 1;
+  const n = s.again || s.bare ? runs : 1;
   const results: RunOutcome[] = [];
   for (let i = 0; i < n; i++) {
     process.stderr.write(`running ${s.name} (${s.rows} rows), run ${i + 1} of ${n}…\n`);
