@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs';
 import { once } from 'node:events';
+import { finished } from 'node:stream/promises';
 import type { DatasetFormat } from '../datasets/ingest.js';
 import { readRows } from '../datasets/rows.js';
 import type { JobSpec, RowResult } from '../domain/types.js';
@@ -26,6 +27,68 @@ export function resultLine(data: Record<string, unknown>, result: RowResult | nu
   return JSON.stringify(result ? { ...data, ...result.fields } : { ...data, evaluation_successful: false, error: 'row was not evaluated' }) + '\n';
 }
 
+/**
+ * A file written in batches of lines under a temporary name and renamed into place when finished,
+ * so readers never see half of it. A write per line cost more than making the line.
+ */
+function batchedFile(destPath: string) {
+  const tmp = `${destPath}.tmp-${process.pid}`;
+  // Opened on the first batch: a writer that gives up early leaves no file at all.
+  let out: fs.WriteStream | null = null;
+  let failure: Error | null = null;
+  let batch = '';
+  let bytes = 0;
+  const stream = (): fs.WriteStream => {
+    out ??= fs.createWriteStream(tmp, { highWaterMark: WRITE_BATCH_CHARS * 4 }).on('error', (err) => (failure ??= err));
+    return out;
+  };
+  /** Writes what is gathered; true when the stream asks the writer to wait for it to drain. */
+  const write = (): boolean => {
+    if (batch === '') return false;
+    bytes += Buffer.byteLength(batch);
+    const full = !stream().write(batch);
+    batch = '';
+    return full;
+  };
+  return {
+    get failed(): boolean {
+      return failure !== null;
+    },
+    /** Adds text; a write, when one is due, resolves once the stream can take more. */
+    async append(text: string): Promise<void> {
+      batch += text;
+      if (batch.length >= WRITE_BATCH_CHARS && write()) await once(stream(), 'drain');
+    },
+    /** Adds text without ever waiting, for a writer fed at the pace of model calls. */
+    appendNow(text: string): void {
+      batch += text;
+      if (batch.length >= WRITE_BATCH_CHARS) write();
+    },
+    /** Writes the rest, renames the file into place, and returns its size in bytes. */
+    async finish(): Promise<number> {
+      write();
+      const s = stream();
+      s.end();
+      // Rejects with the stream's error, even one it met before this call.
+      await finished(s);
+      await fs.promises.rename(tmp, destPath);
+      return bytes;
+    },
+    /** Stops writing and removes what was written. */
+    async discard(): Promise<void> {
+      batch = '';
+      const s = out;
+      out = null;
+      if (s && !s.closed) {
+        const closed = once(s, 'close').catch(() => {});
+        s.destroy();
+        await closed;
+      }
+      await fs.promises.rm(tmp, { force: true });
+    },
+  };
+}
+
 export async function writeResultFile(opts: {
   store: Store;
   jobId: string;
@@ -36,19 +99,9 @@ export async function writeResultFile(opts: {
   summary: SummaryOptions;
 }): Promise<ResultFileInfo> {
   const summarizer = createSummarizer(opts.spec, opts.summary);
-  const tmp = `${opts.destPath}.tmp-${process.pid}`;
-  const out = fs.createWriteStream(tmp, { highWaterMark: WRITE_BATCH_CHARS * 4 });
-  let bytes = 0;
+  const file = batchedFile(opts.destPath);
   let lineCount = 0;
-  // Lines are written in batches: a write per line cost more than making the line.
-  let batch = '';
-  const flush = async (): Promise<void> => {
-    if (batch === '') return;
-    const chunk = batch;
-    batch = '';
-    bytes += Buffer.byteLength(chunk);
-    if (!out.write(chunk)) await once(out, 'drain');
-  };
+  let bytes: number;
   try {
     const results = opts.store.iterateRows(opts.jobId)[Symbol.asyncIterator]();
     let next = await results.next();
@@ -56,17 +109,12 @@ export async function writeResultFile(opts: {
       while (!next.done && next.value.rowIndex < row.index) next = await results.next();
       const result = !next.done && next.value.rowIndex === row.index ? next.value : null;
       if (result) summarizer.add(result);
-      batch += resultLine(row.data, result);
+      await file.append(resultLine(row.data, result));
       lineCount++;
-      if (batch.length >= WRITE_BATCH_CHARS) await flush();
     }
-    await flush();
-    out.end();
-    await once(out, 'finish');
-    await fs.promises.rename(tmp, opts.destPath);
+    bytes = await file.finish();
   } catch (err) {
-    out.destroy();
-    await fs.promises.rm(tmp, { force: true });
+    await file.discard();
     throw err;
   }
   return { bytes, lineCount, summary: summarizer.finish() };
@@ -92,68 +140,44 @@ export interface LiveResultFile {
 
 export function openLiveResultFile(opts: { spec: JobSpec; rowCount: number; destPath: string; summary: SummaryOptions; maxWaiting: number }): LiveResultFile {
   const summarizer = createSummarizer(opts.spec, opts.summary);
-  const tmp = `${opts.destPath}.tmp-${process.pid}`;
-  let out: fs.WriteStream | null = null;
+  const file = batchedFile(opts.destPath);
   /** Rows finished ahead of `next`, by index. */
   const waiting = new Map<number, { data: Record<string, unknown>; result: RowResult }>();
   let next = 0;
-  let batch = '';
-  let bytes = 0;
-  let failed = false;
-
-  const write = (): void => {
-    if (batch === '') return;
-    // Opened on the first batch: a job that gives up early leaves no file at all.
-    out ??= fs.createWriteStream(tmp).on('error', () => void giveUp());
-    bytes += Buffer.byteLength(batch);
-    // Rows arrive at the pace of model calls, far below what a disk takes: the stream's buffer
-    // stays small without waiting for it to drain.
-    out.write(batch);
-    batch = '';
-  };
+  let gaveUp = false;
   const giveUp = async (): Promise<void> => {
-    failed = true;
+    gaveUp = true;
     waiting.clear();
-    batch = '';
-    const stream = out;
-    out = null;
-    if (stream && !stream.closed) {
-      const closed = once(stream, 'close').catch(() => {});
-      stream.destroy();
-      await closed;
-    }
-    await fs.promises.rm(tmp, { force: true });
+    await file.discard();
   };
 
   return {
     add(index, data, result) {
-      if (failed || index < next) return;
+      if (gaveUp || index < next) return;
       waiting.set(index, { data, result });
       for (let row = waiting.get(next); row !== undefined; row = waiting.get(next)) {
         waiting.delete(next);
         summarizer.add(row.result);
-        batch += resultLine(row.data, row.result);
+        // Rows arrive at the pace of model calls, far below what a disk takes: the stream's buffer
+        // stays small without waiting for it to drain.
+        file.appendNow(resultLine(row.data, row.result));
         next++;
       }
-      if (batch.length >= WRITE_BATCH_CHARS) write();
-      if (waiting.size > opts.maxWaiting) void giveUp();
+      // A write that failed (a full disk) ends it too: the job's end writes the file the usual way.
+      if (waiting.size > opts.maxWaiting || file.failed) void giveUp();
     },
     async finish() {
-      if (failed || next !== opts.rowCount) {
+      if (gaveUp || next !== opts.rowCount) {
         await giveUp();
         return null;
       }
-      write();
-      const stream = out ?? fs.createWriteStream(tmp);
-      stream.end();
       try {
-        await once(stream, 'finish');
-        await fs.promises.rename(tmp, opts.destPath);
+        const bytes = await file.finish();
+        return { bytes, lineCount: next, summary: summarizer.finish() };
       } catch {
         await giveUp();
         return null;
       }
-      return { bytes, lineCount: next, summary: summarizer.finish() };
     },
     abandon: giveUp,
   };
