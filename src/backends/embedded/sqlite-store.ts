@@ -188,29 +188,37 @@ export function openSqliteStore(file: string, opts: SqliteStoreOptions = {}): St
   const cacheTouches = new Map<string, number>();
   let cacheTimer: NodeJS.Timeout | null = null;
 
-  /** Writes the cache entries gathered so far; call inside a transaction. */
-  const writeCachedCalls = (): void => {
-    if (cacheTimer) clearTimeout(cacheTimer);
-    cacheTimer = null;
-    if (cacheWrites.size === 0 && cacheTouches.size === 0) return;
+  /** Writes the cache entries gathered so far: its own transaction, or a savepoint inside one. */
+  const cacheTransaction = db.transaction((): void => {
     cacheEntries ??= (q.cacheCount.get() as { n: number }).n;
     for (const [key, value] of cacheWrites) {
       const added = q.cacheInsert.run(key, value.content, value.usage === null ? null : JSON.stringify(value.usage), ++cacheClock).changes;
       if (added > 0) cacheEntries++;
       else q.cacheTouch.run(cacheClock, key);
     }
-    cacheWrites.clear();
     for (const [key, clock] of cacheTouches) q.cacheTouch.run(clock, key);
-    cacheTouches.clear();
     if (cacheEntries > cacheBound) {
       // Evict a little below the bound, so eviction runs once per batch of inserts, not per insert.
       cacheEntries -= q.cacheEvict.run(cacheEntries - Math.floor(cacheBound * 0.9)).changes;
     }
-  };
-  const flushCache = (): void => {
+  });
+  /**
+   * A cache that cannot be written only misses later: a failure here never fails the rows written
+   * in the same transaction, nor throws from a timer. What was gathered is dropped either way.
+   */
+  const writeCachedCalls = (): void => {
+    if (cacheTimer) clearTimeout(cacheTimer);
     cacheTimer = null;
     if ((cacheWrites.size === 0 && cacheTouches.size === 0) || !db.open) return;
-    db.transaction(writeCachedCalls)();
+    try {
+      cacheTransaction();
+    } catch {
+      // Counted anew on the next write, since the rolled-back inserts were counted.
+      cacheEntries = undefined;
+    } finally {
+      cacheWrites.clear();
+      cacheTouches.clear();
+    }
   };
 
   const saveRows = db.transaction((jobId: string, rows: readonly RowResult[]) => {
@@ -425,7 +433,7 @@ export function openSqliteStore(file: string, opts: SqliteStoreOptions = {}): St
       if (!row) return undefined;
       // Recency is written behind with the next writes, not as a commit per hit.
       cacheTouches.set(key, ++cacheClock);
-      cacheTimer ??= setTimeout(flushCache, 20);
+      cacheTimer ??= setTimeout(writeCachedCalls, 20);
       return { content: row.content, usage: row.usage === null ? null : (JSON.parse(row.usage) as CachedCall['usage']) };
     },
     async putCachedCall(key, value, maxEntries) {
@@ -433,10 +441,8 @@ export function openSqliteStore(file: string, opts: SqliteStoreOptions = {}): St
       cacheWrites.set(key, value);
       cacheBound = maxEntries;
       // Never hold back more than a tenth of the bound, so the bound is kept however small it is.
-      if (cacheWrites.size >= Math.min(256, Math.max(1, Math.floor(maxEntries / 10)))) {
-        if (cacheTimer) clearTimeout(cacheTimer);
-        flushCache();
-      } else cacheTimer ??= setTimeout(flushCache, 20);
+      if (cacheWrites.size >= Math.min(256, Math.max(1, Math.floor(maxEntries / 10)))) writeCachedCalls();
+      else cacheTimer ??= setTimeout(writeCachedCalls, 20);
     },
     async insertApiKey(key) {
       q.insertKey.run(key);
@@ -455,8 +461,7 @@ export function openSqliteStore(file: string, opts: SqliteStoreOptions = {}): St
       return q.anyKey.get() !== undefined;
     },
     async close() {
-      if (cacheTimer) clearTimeout(cacheTimer);
-      flushCache();
+      writeCachedCalls();
       db.close();
     },
   };
