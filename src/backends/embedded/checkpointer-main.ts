@@ -27,4 +27,6 @@ parentPort?.on('message', (message) => {
   if (message !== 'close') return;
   clearInterval(timer);
   db.close();
+  // Nothing is left to run: the thread ends.
+  parentPort?.close();
 });

@@ -25,13 +25,16 @@ export function startCheckpointer(databaseFile: string, opts: { entry?: URL; onE
   const entry = opts.entry ?? new URL('./checkpointer-main.js', import.meta.url);
   if (!existsSync(entry)) return { close: async () => {} };
   const worker = new Worker(entry, { workerData: { databaseFile } });
+  // Not events.once: that would reject on an 'error', and nobody awaits this until close().
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
   worker.on('error', (err) => opts.onError?.(err));
   // Background work: it never keeps the process alive.
   worker.unref();
   return {
     async close() {
+      // The thread closes its connection and ends once its current checkpoint is done.
       worker.postMessage('close');
-      await worker.terminate();
+      await exited;
     },
   };
 }
