@@ -94,18 +94,10 @@ async function json<T>(res: Response): Promise<T> {
  */
 async function warmUpFake(url: string): Promise<void> {
   const pool = new Pool(new URL(url).origin, { connections: 64 });
-  const body = JSON.stringify({
-    model: 'warm-up',
-    messages: [
-      { role: 'system', content: 'Is the answer correct?' },
-      { role: 'user', content: 'What is 2 + 2? It is 4.' },
-    ],
-    max_tokens: 64,
-    response_format: { type: 'json_schema', json_schema: { name: 'verdict', schema: { type: 'object', properties: { label: { enum: ['correct', 'incorrect'] } } } } },
-  });
   let sent = 0;
   const worker = async (): Promise<void> => {
     while (sent++ < 2_000) {
+      const body = judgeCallBody(sent, 'warm-up');
       const res = await pool.request({ path: '/v1/chat/completions', method: 'POST', headers: { 'content-type': 'application/json', 'x-fake-latency-ms': '0' }, body });
       await res.body.text();
     }
