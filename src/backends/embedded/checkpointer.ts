@@ -32,7 +32,9 @@ export function startCheckpointer(databaseFile: string, opts: { entry?: URL; onE
   worker.unref();
   return {
     async close() {
-      // The thread closes its connection and ends once its current checkpoint is done.
+      // The thread closes its connection and ends once its current checkpoint is done; until
+      // then it holds the process open, or a closing process would exit mid-await.
+      worker.ref();
       worker.postMessage('close');
       await exited;
     },
