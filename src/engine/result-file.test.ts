@@ -80,6 +80,20 @@ describe('a result file written as rows finish', () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 
+  it('leaves nothing behind when it gives up twice at once, while its file is still opening', async () => {
+    const dest = join(dir, 'result.jsonl');
+    const live = openLiveResultFile({ spec, rowCount: 100_000, destPath: dest, summary: OPTS, maxWaiting: 10 });
+    // Enough rows for a first write, so the file is being opened when both give up.
+    for (let i = 0; i < 5_000; i++) live.add(i, data(i), result(i));
+    let abandoned = false;
+    const first = live.abandon().then(() => (abandoned = true));
+    expect(await live.finish()).toBeNull();
+    // The second caller returns only once the first caller's removal is done.
+    expect(abandoned).toBe(true);
+    expect(readdirSync(dir)).toEqual([]);
+    await first;
+  });
+
   it('gives up, without failing the job, when the file cannot be written', async () => {
     const dest = join(dir, 'no-such-folder', 'result.jsonl');
     const live = openLiveResultFile({ spec, rowCount: 2_000, destPath: dest, summary: OPTS, maxWaiting: 10 });

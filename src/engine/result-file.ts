@@ -38,13 +38,14 @@ function batchedFile(destPath: string) {
   let failure: Error | null = null;
   let batch = '';
   let bytes = 0;
+  let discarding: Promise<void> | null = null;
   const stream = (): fs.WriteStream => {
     out ??= fs.createWriteStream(tmp, { highWaterMark: WRITE_BATCH_CHARS * 4 }).on('error', (err) => (failure ??= err));
     return out;
   };
   /** Writes what is gathered; true when the stream asks the writer to wait for it to drain. */
   const write = (): boolean => {
-    if (batch === '') return false;
+    if (batch === '' || discarding) return false;
     bytes += Buffer.byteLength(batch);
     const full = !stream().write(batch);
     batch = '';
@@ -74,17 +75,23 @@ function batchedFile(destPath: string) {
       await fs.promises.rename(tmp, destPath);
       return bytes;
     },
-    /** Stops writing and removes what was written. */
-    async discard(): Promise<void> {
-      batch = '';
-      const s = out;
-      out = null;
-      if (s && !s.closed) {
-        const closed = once(s, 'close').catch(() => {});
-        s.destroy();
-        await closed;
-      }
-      await fs.promises.rm(tmp, { force: true });
+    /**
+     * Stops writing and removes what was written. Every call waits for the same removal: a second
+     * caller must not return while the first is still waiting for the stream to close (a stream
+     * still opening creates its file after an early removal).
+     */
+    discard(): Promise<void> {
+      discarding ??= (async () => {
+        batch = '';
+        const s = out;
+        if (s && !s.closed) {
+          const closed = once(s, 'close').catch(() => {});
+          s.destroy();
+          await closed;
+        }
+        await fs.promises.rm(tmp, { force: true });
+      })();
+      return discarding;
     },
   };
 }
