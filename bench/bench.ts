@@ -36,6 +36,12 @@ interface Scenario {
    * what the machine and the fake judge allow.
    */
   bare?: boolean;
+  /**
+   * For the bare loop: CPU spent on each reply before the next call (busy, on the loop's thread),
+   * as an orchestrator's own per-row work would be. Shows how much per-row CPU a latency target
+   * leaves on this machine.
+   */
+  cpuPerCallUs?: number;
   limitSeconds: number;
 }
 
@@ -68,6 +74,7 @@ const SCENARIOS: Scenario[] = [
   { name: 'bare-loop-200ms', rows: 1_000, latencyMs: 200, concurrency: 64, again: false, bare: true, limitSeconds: 60 },
   { name: 'bare-loop-50ms', rows: 10_000, latencyMs: 50, concurrency: 64, again: false, bare: true, limitSeconds: 120 },
   { name: 'bare-loop-instant', rows: 10_000, latencyMs: 0, concurrency: 64, again: false, bare: true, limitSeconds: 120 },
+  ...[100, 200, 300].map((us) => ({ name: `bare-loop-50ms-cpu-${us}us`, rows: 10_000, latencyMs: 50, concurrency: 64, again: false, bare: true, cpuPerCallUs: us, limitSeconds: 120 })),
   { name: 'large-memory', rows: largeRows, latencyMs: 0, concurrency: 64, again: false, limitSeconds: 1_800 },
 ];
 
@@ -160,6 +167,12 @@ function judgeCallBody(i: number, model: string): string {
   });
 }
 
+/** Keeps the thread busy for `us` microseconds. */
+function spin(us: number): void {
+  const end = performance.now() + us / 1000;
+  while (performance.now() < end);
+}
+
 /** The bare loop: N calls, C at a time, timed from the first request to the last reply. */
 async function runBare(s: Scenario): Promise<RunOutcome> {
   const fake = await startProcess('dist/testing/fake-provider.js', ['--port', '0', '--latency-ms', String(s.latencyMs), '--verdicts'], {}, /listening on (http:\/\/\S+\/v1)/);
@@ -172,7 +185,8 @@ async function runBare(s: Scenario): Promise<RunOutcome> {
     const worker = async (): Promise<void> => {
       for (let i = next++; i < s.rows && performance.now() < deadline; i = next++) {
         const res = await pool.request({ path: '/v1/chat/completions', method: 'POST', headers: { 'content-type': 'application/json' }, body: judgeCallBody(i, 'bare-judge') });
-        await res.body.text();
+        JSON.parse(await res.body.text());
+        if (s.cpuPerCallUs) spin(s.cpuPerCallUs);
       }
     };
     await Promise.all(Array.from({ length: s.concurrency }, worker));
