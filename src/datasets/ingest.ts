@@ -43,6 +43,16 @@ export const DEFAULT_MAX_LINE_BYTES = 16 * 1024 * 1024;
 /** A JSONL dataset whose rows have more distinct top-level keys than this is rejected. */
 export const MAX_COLUMNS = 10_000;
 
+/**
+ * An upload being written by process PID, renamed into place once valid. A crash leaves it behind;
+ * the local blob store removes those of dead processes when it opens (see local-blob-store.ts).
+ */
+export const UPLOAD_PARTIAL = /^\..+\.upload-(\d+)$/;
+
+function uploadPartialPath(destPath: string): string {
+  return join(dirname(destPath), `.${basename(destPath)}.${randomBytes(6).toString('hex')}.upload-${process.pid}`);
+}
+
 type Chunks = AsyncIterable<Buffer>;
 type Shape = Pick<IngestSummary, 'lineCount' | 'columns'>;
 
@@ -64,7 +74,7 @@ export async function ingestDataset(
   const maxBytes = opts.maxBytes ?? Number.POSITIVE_INFINITY;
   const maxLineBytes = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
   const limits: RowLimits = { maxRows: opts.maxRows ?? Number.POSITIVE_INFINITY, maxDepth: opts.maxDepth ?? Number.POSITIVE_INFINITY };
-  const tempPath = join(dirname(destPath), `.${basename(destPath)}.${randomBytes(6).toString('hex')}.tmp`);
+  const tempPath = uploadPartialPath(destPath);
   // Until the first read, nothing listens for a source stream's errors: keep one from crashing.
   const emitter = 'on' in source && typeof source.on === 'function' ? source : null;
   emitter?.on('error', noop);
