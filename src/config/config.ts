@@ -220,7 +220,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     databaseUrl: str(env, 'ASSAY_DATABASE_URL'),
     serveWorkers: bool(env, 'ASSAY_SERVE_WORKERS', true),
     engineThread: bool(env, 'ASSAY_ENGINE_THREAD', true),
-    chunkLeaseSeconds: int(env, 'ASSAY_CHUNK_LEASE_SECONDS', 900, 1),
+    chunkLeaseSeconds: int(env, 'ASSAY_CHUNK_LEASE_SECONDS', 120, 1),
     queueMaintenanceSeconds: int(env, 'ASSAY_QUEUE_MAINTENANCE_SECONDS', 60, 1),
     publicUrl: str(env, 'ASSAY_PUBLIC_URL')?.replace(/\/+$/, '') ?? null,
     providerBaseUrl: (str(env, 'ASSAY_PROVIDER_BASE_URL') ?? 'https://api.together.ai/v1').replace(/\/+$/, ''),

@@ -75,6 +75,8 @@ export interface Store {
    * and is taken over.
    */
   claimFinalization(id: string, opts?: { takeOverAfterMs?: number }): Promise<boolean>;
+  /** Makes a held claim as fresh as a new one, so a finalization longer than `takeOverAfterMs` keeps it. */
+  renewFinalization(id: string): Promise<void>;
   /** Gives up a claim whose holder died before finishing (embedded restart). */
   releaseFinalization(id: string): Promise<void>;
 

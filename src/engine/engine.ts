@@ -307,8 +307,22 @@ export function createEngine(deps: EngineDeps): Engine {
   }
 
   async function finalize(jobId: string): Promise<void> {
-    // A claim as old as a chunk lease is presumed abandoned: its node died while finalizing.
-    if (!(await store.claimFinalization(jobId, { takeOverAfterMs: config.chunkLeaseSeconds * 1000 }))) return;
+    // A claim as old as a chunk lease is presumed abandoned: its node died while finalizing. So the
+    // claim is renewed while this node finalizes, which can take longer than a lease (the result
+    // file of a large job); like a chunk's lease, three times per lease.
+    const lease = config.chunkLeaseSeconds * 1000;
+    if (!(await store.claimFinalization(jobId, { takeOverAfterMs: lease }))) return;
+    const renewal = setInterval(() => void store.renewFinalization(jobId).catch(() => {}), lease / 3);
+    renewal.unref();
+    try {
+      await finalizeClaimed(jobId);
+    } finally {
+      clearInterval(renewal);
+    }
+  }
+
+  /** Finalizes a job whose finalization this node has claimed. */
+  async function finalizeClaimed(jobId: string): Promise<void> {
     const job = await store.getJob(jobId);
     const live = await takeLiveFile(jobId);
     if (!job || TERMINAL_STATUSES.has(job.status)) {

@@ -113,6 +113,24 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
       expect(takeovers).toEqual([true, false]);
     });
 
+    it('keeps a renewed finalization claim from being taken over', async () => {
+      const s = await fresh();
+      await s.insertJob(jobRecord('eval-1'), {});
+      await s.insertJob(jobRecord('eval-2'), {});
+      expect(await s.claimFinalization('eval-1')).toBe(true);
+      expect(await s.claimFinalization('eval-2')).toBe(true);
+      // A lease is about time: both claims age 600 ms (a bounded wait on the clock), then one is renewed.
+      const claimed = Date.now();
+      while (Date.now() - claimed < 600) await new Promise((resolve) => setImmediate(resolve));
+      await s.renewFinalization('eval-1');
+      expect(await s.claimFinalization('eval-1', { takeOverAfterMs: 300 })).toBe(false);
+      expect(await s.claimFinalization('eval-2', { takeOverAfterMs: 300 })).toBe(true);
+      // Renewing a claim nobody holds claims nothing.
+      await s.releaseFinalization('eval-1');
+      await s.renewFinalization('eval-1');
+      expect(await s.claimFinalization('eval-1')).toBe(true);
+    });
+
     it('upserts rows on (job, row index) so a redelivered chunk does no harm', async () => {
       const s = await fresh();
       await s.insertJob(jobRecord('eval-1'), {});

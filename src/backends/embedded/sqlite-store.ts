@@ -160,6 +160,7 @@ export function openSqliteStore(file: string, opts: SqliteStoreOptions = {}): St
     setSecrets: db.prepare(`UPDATE jobs SET secrets = ? WHERE id = ?`),
     // `finalizing` holds the claim's time in ms (0: unclaimed); an older claim may be taken over.
     claim: db.prepare(`UPDATE jobs SET finalizing = @now WHERE id = @id AND (finalizing = 0 OR finalizing <= @staleBefore)`),
+    renewClaim: db.prepare(`UPDATE jobs SET finalizing = @now WHERE id = @id AND finalizing <> 0`),
     release: db.prepare(`UPDATE jobs SET finalizing = 0 WHERE id = ?`),
     insertRow: db.prepare(
       `INSERT INTO rows (job_id, row_index, outcome, label, score, choice, generation_failures, judge_failures, usage, fields, input)
@@ -361,6 +362,9 @@ export function openSqliteStore(file: string, opts: SqliteStoreOptions = {}): St
       const now = Date.now();
       const staleBefore = opts.takeOverAfterMs === undefined ? -1 : now - opts.takeOverAfterMs;
       return q.claim.run({ id, now, staleBefore }).changes === 1;
+    },
+    async renewFinalization(id) {
+      q.renewClaim.run({ id, now: Date.now() });
     },
     async releaseFinalization(id) {
       q.release.run(id);

@@ -145,6 +145,9 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
              WHERE id = $1 AND (finalizing = false OR finalizing_since IS NULL OR finalizing_since <= now() - make_interval(secs => $2))`,
             [id, opts.takeOverAfterMs / 1000],
           ),
+    async renewFinalization(id) {
+      await pool.query('UPDATE jobs SET finalizing_since = now() WHERE id = $1 AND finalizing = true', [id]);
+    },
     async releaseFinalization(id) {
       await pool.query('UPDATE jobs SET finalizing = false WHERE id = $1', [id]);
     },

@@ -118,4 +118,37 @@ describe('pg-boss queue across nodes', () => {
     never.open();
     await a.close();
   });
+
+  it('keeps a chunk that runs past its lease with its worker, which renews the lease', async () => {
+    const url = await db.createDatabase();
+    const pool = new pg.Pool({ connectionString: url, max: 4 });
+    const boss = new PgBoss({ db: { executeSql: (text, values) => pool.query(text, values) }, supervise: true, schedule: false, maintenanceIntervalSeconds: 1 });
+    let maintenanceRuns = 0;
+    boss.on('maintenance', () => maintenanceRuns++);
+    await boss.start();
+    // A 1 s lease, and room for a second delivery should the chunk be presumed lost.
+    const q = await createPgBossQueue({ boss, pool }, { leaseSeconds: 1, retryDelaySeconds: 0, pollIntervalMs: 50 });
+    const release = gate();
+    const running = gate();
+    let deliveries = 0;
+    q.consume(async () => {
+      deliveries++;
+      running.open();
+      await release.opened;
+    }, { concurrency: 2 });
+    await q.enqueue([chunk('j1', 0)]);
+    await running.opened;
+    // Four rounds of maintenance, each looking for leases that ended: without renewals the chunk's
+    // would have ended three times over.
+    const before = maintenanceRuns;
+    await until(() => maintenanceRuns >= before + 4, 'four maintenance rounds');
+    expect(deliveries).toBe(1);
+    expect(await q.pending('j1')).toBe(1);
+    release.open();
+    await until(async () => (await q.pending('j1')) === 0, 'the chunk acknowledged');
+    expect(deliveries).toBe(1);
+    await q.close();
+    await boss.stop({ graceful: false, close: false });
+    await pool.end();
+  });
 });

@@ -8,6 +8,9 @@
  * - A consumer fetches up to its free slots in one query (FOR UPDATE SKIP LOCKED, so nodes never
  *   share a chunk), runs them, and completes each. A handler that throws hands its chunk back
  *   (retried after `retryDelaySeconds`); a chunk whose worker died comes back when its lease ends.
+ * - A worker renews the lease of each chunk it runs, three times per lease, so a chunk may take
+ *   longer than its lease (a slow model, a low concurrency) without being presumed lost and run a
+ *   second time beside the first.
  * - `cancel`, `pending` and `size` read pg-boss's job table by the job id kept in each task's data.
  */
 import PgBoss from 'pg-boss';
@@ -41,7 +44,7 @@ export interface PgBossQueueOptions {
 const DEFAULTS = {
   queueName: 'assay-chunks',
   schema: 'pgboss',
-  leaseSeconds: 15 * 60,
+  leaseSeconds: 120,
   retryLimit: 10,
   retryDelaySeconds: 1,
   pollIntervalMs: 1000,
@@ -63,7 +66,7 @@ const executorOf = (db: pg.Pool | pg.PoolClient): PgBoss.Db => ({ executeSql: (t
  * pg-boss with its pool (the caller owns them). Installs pg-boss's schema and the queue if needed.
  *
  * @example
- * const queue = await createPgBossQueue(process.env.ASSAY_DATABASE_URL!, { leaseSeconds: 900 });
+ * const queue = await createPgBossQueue(process.env.ASSAY_DATABASE_URL!, { leaseSeconds: 120 });
  * queue.consume(runChunk, { concurrency: 16 });
  */
 /** Errors two nodes creating the same queue at once may get from PostgreSQL; the loser tries again. */
@@ -120,7 +123,18 @@ export async function createPgBossQueue(source: string | PgBossConnection, optio
     if (owned) await Promise.allSettled([boss.stop({ graceful: false, close: false }), pool.end()]);
     throw err;
   }
-  const consumer = createConsumer(boss, name, opts.pollIntervalMs, options.onError ?? (() => {}), onQueueError);
+  /**
+   * Pushes a running chunk's lease end to `leaseSeconds` from now. pg-boss 10 has no call for this;
+   * its maintenance presumes an active job lost once `started_on + expire_in` has passed, so the
+   * renewal stretches `expire_in`.
+   */
+  const renew = async (id: string, leaseSeconds: number): Promise<void> => {
+    await pool.query(
+      `UPDATE ${jobs} SET expire_in = (now() - started_on) + make_interval(secs => $3) WHERE name = $1 AND id = $2 AND state = 'active'`,
+      [name, id, leaseSeconds],
+    );
+  };
+  const consumer = createConsumer(boss, name, opts.pollIntervalMs, renew, options.onError ?? (() => {}), onQueueError);
   const count = async (sql: string, args: unknown[]): Promise<number> => (await pool.query<{ n: number }>(sql, args)).rows[0]!.n;
   let closing: Promise<void> | undefined;
 
@@ -185,6 +199,7 @@ function createConsumer(
   boss: PgBoss,
   name: string,
   pollIntervalMs: number,
+  renew: (id: string, leaseSeconds: number) => Promise<void>,
   onError: (err: unknown, task: RowChunk) => void,
   onQueueError: (err: unknown) => void,
 ): Consumer {
@@ -216,6 +231,11 @@ function createConsumer(
 
   function run(job: PgBoss.Job<RowChunk>, fn: (task: RowChunk) => Promise<void>): void {
     const task = chunkOf(job.data);
+    // The lease this chunk was queued with (the enqueuer's setting), renewed while it runs. A
+    // renewal that fails (the database away) is tried again; should all fail, the lease ends and
+    // the chunk runs elsewhere, as for a dead worker.
+    const lease = job.expireInSeconds;
+    const renewal = setInterval(() => void renew(job.id, lease).catch(onQueueError), Math.max(100, (lease * 1000) / 3));
     const settle = async (): Promise<void> => {
       try {
         await fn(task);
@@ -228,6 +248,7 @@ function createConsumer(
       await boss.complete(name, job.id).catch((e: unknown) => onError(e, task));
     };
     const p = settle().finally(() => {
+      clearInterval(renewal);
       running.delete(p);
       nudge();
     });
