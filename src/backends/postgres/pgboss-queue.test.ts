@@ -144,6 +144,9 @@ describe('pg-boss queue across nodes', () => {
     await until(() => maintenanceRuns >= before + 4, 'four maintenance rounds');
     expect(deliveries).toBe(1);
     expect(await q.pending('j1')).toBe(1);
+    // Renewals leave the lease itself as queued, so a chunk handed back later keeps a 1 s lease.
+    const { rows } = await pool.query<{ lease: number }>(`SELECT EXTRACT(epoch FROM expire_in)::int AS lease FROM pgboss.job WHERE name = 'assay-chunks'`);
+    expect(rows).toEqual([{ lease: 1 }]);
     release.open();
     await until(async () => (await q.pending('j1')) === 0, 'the chunk acknowledged');
     expect(deliveries).toBe(1);

@@ -124,15 +124,13 @@ export async function createPgBossQueue(source: string | PgBossConnection, optio
     throw err;
   }
   /**
-   * Pushes a running chunk's lease end to `leaseSeconds` from now. pg-boss 10 has no call for this;
-   * its maintenance presumes an active job lost once `started_on + expire_in` has passed, so the
-   * renewal stretches `expire_in`.
+   * Restarts a running chunk's lease. pg-boss 10 has no call for this; its maintenance presumes an
+   * active job lost once `started_on + expire_in` has passed, so the renewal moves `started_on`
+   * (which then reads as the last renewal). `expire_in` stays as queued: a chunk handed back and
+   * retried keeps the lease it was given.
    */
-  const renew = async (id: string, leaseSeconds: number): Promise<void> => {
-    await pool.query(
-      `UPDATE ${jobs} SET expire_in = (now() - started_on) + make_interval(secs => $3) WHERE name = $1 AND id = $2 AND state = 'active'`,
-      [name, id, leaseSeconds],
-    );
+  const renew = async (id: string): Promise<void> => {
+    await pool.query(`UPDATE ${jobs} SET started_on = now() WHERE name = $1 AND id = $2 AND state = 'active'`, [name, id]);
   };
   const consumer = createConsumer(boss, name, opts.pollIntervalMs, renew, options.onError ?? (() => {}), onQueueError);
   const count = async (sql: string, args: unknown[]): Promise<number> => (await pool.query<{ n: number }>(sql, args)).rows[0]!.n;
@@ -199,7 +197,7 @@ function createConsumer(
   boss: PgBoss,
   name: string,
   pollIntervalMs: number,
-  renew: (id: string, leaseSeconds: number) => Promise<void>,
+  renew: (id: string) => Promise<void>,
   onError: (err: unknown, task: RowChunk) => void,
   onQueueError: (err: unknown) => void,
 ): Consumer {
@@ -234,8 +232,8 @@ function createConsumer(
     // The lease this chunk was queued with (the enqueuer's setting), renewed while it runs. A
     // renewal that fails (the database away) is tried again; should all fail, the lease ends and
     // the chunk runs elsewhere, as for a dead worker.
-    const lease = job.expireInSeconds;
-    const renewal = setInterval(() => void renew(job.id, lease).catch(onQueueError), Math.max(100, (lease * 1000) / 3));
+    const renewal = setInterval(() => void renew(job.id).catch(onQueueError), Math.max(100, (job.expireInSeconds * 1000) / 3));
+    renewal.unref();
     const settle = async (): Promise<void> => {
       try {
         await fn(task);
