@@ -55,8 +55,9 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   }
   const { store, blobs, queue } = backend;
   const log: NonNullable<EngineDeps['log']> = (level, msg, extra) => app?.log[level](extra ?? {}, msg);
-  // Embedded with workers: jobs run on the engine thread, and this loop only serves the API.
-  const threaded = backend.shape === 'embedded' && config.serveWorkers && config.engineThread;
+  // With workers (embedded, or a distributed API node that also works): jobs run on the engine
+  // thread, and this loop only serves the API.
+  const threaded = config.serveWorkers && config.engineThread;
   let engine: Engine;
   // Only the shape in use is loaded: with the engine thread, this thread never loads the engine.
   if (threaded) {
@@ -131,6 +132,9 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       closing ??= (async () => {
         await server.close();
         await engine.close();
+        // The engine closes the queue it consumes; with the engine thread, that is the thread's
+        // own, and this thread's (pg-boss's timers and connections, distributed) is closed here.
+        if (threaded) await queue.close();
         await backend.close();
       })();
       return closing;

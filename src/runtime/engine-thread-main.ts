@@ -1,9 +1,9 @@
 /**
- * The embedded server's engine thread: runs jobs (model calls, verdicts, row writes, result
- * files) on its own event loop, so the API's loop answers in milliseconds however busy the jobs
- * are. It opens its own connection to the same SQLite file (WAL: the API reads while this thread
- * writes) and keeps the in-process queue; the main thread talks to it through
- * engine-thread-protocol.ts.
+ * The server's engine thread: runs jobs (model calls, verdicts, row writes, result files) on its
+ * own event loop, so the API's loop answers in milliseconds however busy the jobs are. It opens
+ * its own backend: embedded, a connection to the same SQLite file (WAL: the API reads while this
+ * thread writes) and the in-process queue; distributed, its own PostgreSQL pool and pg-boss
+ * consumer. The main thread talks to it through engine-thread-protocol.ts.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Config } from '../config/config.js';
@@ -71,7 +71,12 @@ const methods: Record<EngineMethod, (...args: never[]) => Promise<unknown>> = {
   createJob: (body: unknown, ownerId: string) => engine.createJob(body, ownerId),
   cancelJob: (id: string, ownerId: string) => engine.cancelJob(id, ownerId),
   retryFailed: (id: string, ownerId: string, body: unknown) => engine.retryFailed(id, ownerId, body),
-  start: (opts: Parameters<typeof engine.start>[0]) => engine.start(opts),
+  async start(opts: Parameters<typeof engine.start>[0]) {
+    // A distributed node registers as a worker (its share of the endpoints' budgets) before it
+    // takes chunks; the embedded backend has nothing to join.
+    if (opts?.consume) await backend.joinWorkers();
+    await engine.start(opts);
+  },
   async close() {
     clearInterval(progressTimer);
     await engine.close();

@@ -1,5 +1,5 @@
 /**
- * The main-thread side of the embedded server's engine thread (see engine-thread-main.ts): an
+ * The main-thread side of the server's engine thread (see engine-thread-main.ts): an
  * `Engine` whose calls run in the thread. Progress is answered here from what the thread last
  * reported, so a status request never waits on the busy engine loop.
  *
@@ -94,7 +94,9 @@ export function startEngineThread(config: Config, opts: EngineThreadOptions): Th
       }
       opts.log('error', 'engine thread stopped; starting a new one, which resumes unfinished jobs', { code });
       worker = spawn();
-      void call('start', { ...startOptions, resume: true }).catch(() => {});
+      // Started as the first was: embedded, that re-plans unfinished jobs (the queue died with
+      // the thread); distributed, the queue kept them and their chunks come back as leases end.
+      void call('start', startOptions).catch(() => {});
     });
     return w;
   }

@@ -4,11 +4,13 @@
  * difference: the same results, progress while a job runs, a prompt cancel, the same 400s, and
  * the thread's metrics on /metrics. A thread that keeps dying is reported, not hidden.
  */
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { getTestDatabase } from '../support/postgres.js';
 import { GOOD, holdAfter, startHarness, waitFor, type Harness } from './harness.js';
 
 let h: Harness | undefined;
@@ -84,6 +86,48 @@ describe('jobs on the engine thread', () => {
     expect(res.body).toMatchObject({ error: { type: 'invalid_request_error', message: expect.stringMatching(/nowhere/) } });
     const missing = await h.request('POST', '/v1/evaluation/eval-nope/cancel');
     expect(missing.status).toBe(404);
+  });
+});
+
+describe('a distributed node that also runs workers', () => {
+  it('runs its jobs on the engine thread, on PostgreSQL and pg-boss, and cancels them there', async () => {
+    const db = await getTestDatabase();
+    const dir = await mkdtemp(join(tmpdir(), 'assay-thread-'));
+    try {
+      // The thread's script, with a mark that it ran: jobs on the API's own loop would leave none.
+      const marker = join(dir, 'thread-started');
+      const entry = join(dir, 'marked-engine.mjs');
+      const real = new URL('../../dist/runtime/engine-thread-main.js', import.meta.url).href;
+      await writeFile(entry, `import { writeFileSync } from 'node:fs';\nwriteFileSync(${JSON.stringify(marker)}, 'yes');\nawait import(${JSON.stringify(real)});\n`);
+      const { reply, release } = holdAfter(20);
+      h = await startHarness({ config: { engineThread: true, databaseUrl: await db.createDatabase() }, fake: { reply }, engineThreadEntry: pathToFileURL(entry) });
+      const rows = Array.from({ length: 40 }, (_, i) => ({ q: `q${i}`, a: i % 2 === 0 ? `answer ${GOOD}` : `answer ${i}` }));
+      const file = await h.uploadJsonl(rows);
+      const held = await h.createJob(classifyJob(file.id));
+      await waitFor(
+        async () => {
+          const body = (await h!.request('GET', `/v1/evaluation/${held}/status`)).body as { progress?: { rows_done: number } };
+          return (body.progress?.rows_done ?? 0) >= 20;
+        },
+        { what: '20 rows done, reported by the engine thread' },
+      );
+      const cancelled = await h.request('POST', `/v1/evaluation/${held}/cancel`);
+      expect((cancelled.body as { status: string }).status).toBe('user_error');
+      release();
+      const id = await h.createJob(classifyJob(file.id, 'Grade this answer to {{q}}.'));
+      const job = await h.waitForJob(id);
+      expect(job.status).toBe('completed');
+      expect(job.results).toMatchObject({ label_counts: { good: 20, bad: 20 }, pass_percentage: 50 });
+      const lines = (await h.request('GET', `/v1/files/${String(job.results!.result_file_id)}/content`)).text.trim().split('\n');
+      expect(lines).toHaveLength(40);
+      expect((await h.request('GET', '/metrics')).text).toMatch(/assay_rows_total\{outcome="ok"\} \d+/);
+      expect(existsSync(marker)).toBe(true);
+    } finally {
+      await h?.close();
+      h = undefined;
+      await db.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
