@@ -42,7 +42,8 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     },
     {
       backgroundCheckpoints: 'start',
-      onCheckpointerError: (err) => app?.log.warn({ err }, 'the checkpointer thread failed; commits now checkpoint the WAL themselves, past 64 MB'),
+      onCheckpointerError: (err) =>
+        app?.log.warn({ err }, 'the checkpointer thread stopped (a new one starts unless it keeps stopping; until then commits checkpoint the WAL past 64 MB)'),
     },
   );
   let ping = backend.ping;

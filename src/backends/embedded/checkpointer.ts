@@ -17,21 +17,47 @@ export interface Checkpointer {
   close(): Promise<void>;
 }
 
+/** A thread that stops this soon after it started counts toward giving up. */
+const EARLY_EXIT_MS = 10_000;
+const MAX_EARLY_EXITS = 3;
+
 /**
- * Starts the thread. Run from TypeScript sources (tests), where there is no compiled script beside
- * this module, none starts unless `entry` names one: commits then checkpoint past the far threshold.
+ * Starts the thread, and a new one whenever it stops (a thread that keeps stopping right after it
+ * starts is given up: `onError` says so, and commits checkpoint past their far threshold). Run
+ * from TypeScript sources (tests), where there is no compiled script beside this module, none
+ * starts unless `entry` names one.
  */
 export function startCheckpointer(databaseFile: string, opts: { entry?: URL; onError?: (err: Error) => void } = {}): Checkpointer {
   const entry = opts.entry ?? new URL('./checkpointer-main.js', import.meta.url);
   if (!existsSync(entry)) return { close: async () => {} };
-  const worker = new Worker(entry, { workerData: { databaseFile } });
-  // Not events.once: that would reject on an 'error', and nobody awaits this until close().
-  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-  worker.on('error', (err) => opts.onError?.(err));
-  // Background work: it never keeps the process alive.
-  worker.unref();
+  let closing = false;
+  let earlyExits = 0;
+  let exited: Promise<void> = Promise.resolve();
+
+  const start = (): Worker => {
+    const startedAt = Date.now();
+    const thread = new Worker(entry, { workerData: { databaseFile } });
+    // Not events.once: that would reject on an 'error', and nobody awaits this until close().
+    exited = new Promise<void>((resolve) => thread.once('exit', () => resolve()));
+    thread.on('error', (err) => opts.onError?.(err));
+    thread.once('exit', () => {
+      if (closing) return;
+      earlyExits = Date.now() - startedAt < EARLY_EXIT_MS ? earlyExits + 1 : 0;
+      if (earlyExits >= MAX_EARLY_EXITS) {
+        opts.onError?.(new Error(`the checkpointer thread stopped ${earlyExits} times right after starting; it is not started again`));
+        return;
+      }
+      worker = start();
+    });
+    // Background work: it never keeps the process alive.
+    thread.unref();
+    return thread;
+  };
+  let worker = start();
+
   return {
     async close() {
+      closing = true;
       // The thread closes its connection and ends once its current checkpoint is done; until
       // then it holds the process open, or a closing process would exit mid-await.
       worker.ref();
