@@ -2,6 +2,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { JobSpec, RowResult } from '../domain/types.js';
 import { createSummarizer } from '../stats/aggregate.js';
@@ -34,6 +35,21 @@ beforeEach(async () => {
 });
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
+});
+
+describe('a result line', () => {
+  it('is the row merged with its fields, serialized, whatever the keys and values', () => {
+    // Keys that collide, that objects order first (integer-like), or that are special to objects.
+    const key = fc.oneof(fc.constantFrom('id', 'label', 'feedback', '0', '7', '10', '01', '__proto__', 'constructor', ''), fc.string({ maxLength: 6 }));
+    const object = fc.dictionary(key, fc.jsonValue({ maxDepth: 2 }), { maxKeys: 6 });
+    fc.assert(
+      fc.property(object, object, (data, fields) => {
+        const row = { ...result(0), fields };
+        expect(resultLine(data, row)).toBe(JSON.stringify({ ...data, ...fields }) + '\n');
+      }),
+      { seed: 20261127, numRuns: 2_000 },
+    );
+  });
 });
 
 describe('a result file written as rows finish', () => {

@@ -24,8 +24,30 @@ export interface ResultFileInfo {
 
 /** A row's line in the result file: its own columns, then what assay added (or why it has nothing). */
 export function resultLine(data: Record<string, unknown>, result: RowResult | null): string {
-  return JSON.stringify(result ? { ...data, ...result.fields } : { ...data, evaluation_successful: false, error: 'row was not evaluated' }) + '\n';
+  if (!result) return JSON.stringify({ ...data, evaluation_successful: false, error: 'row was not evaluated' }) + '\n';
+  return mergedJson(data, result.fields) + '\n';
 }
+
+/**
+ * `JSON.stringify({ ...a, ...b })`, made by joining the two objects' own JSON when no key is in
+ * both (assay's fields against a row's columns: nearly always). Serializing the merged object cost
+ * four times as much as serializing the two apart (13 against 3 µs for a typical row), since the
+ * spread builds an object V8 handles slowly. The order of keys is the merged object's.
+ */
+function mergedJson(a: Record<string, unknown>, b: Record<string, unknown>): string {
+  for (const key in b) {
+    // A shared key (b's value wins), or an integer-like one (objects list those first): the slow way.
+    if (Object.hasOwn(a, key) || INTEGER_LIKE.test(key)) return JSON.stringify({ ...a, ...b });
+  }
+  const left = JSON.stringify(a);
+  const right = JSON.stringify(b);
+  if (left === '{}') return right;
+  if (right === '{}') return left;
+  return `${left.slice(0, -1)},${right.slice(1)}`;
+}
+
+/** Keys an object orders before all others (array indexes). */
+const INTEGER_LIKE = /^(0|[1-9]\d*)$/;
 
 /**
  * A file written in batches of lines under a temporary name and renamed into place when finished,
