@@ -19,10 +19,10 @@ function isAlive(pid: number): boolean {
 /**
  * Removes partial files left by a process that died while writing them (a result file written as
  * a job's rows finished, or an upload): nothing will ever complete them, and they can be as large
- * as a job's results or a dataset. Files of other live processes are theirs to finish. The store is opened before
- * any job runs in a process (or in a restarted engine thread), so a partial file carrying this
- * process's id is a dead thread's, or a dead process's whose id came round again (a container's
- * PID 1).
+ * as a job's results or a dataset. Files of other live processes are theirs to finish. The store
+ * is opened before any job runs in a process (or in a restarted engine thread), so a partial
+ * result file carrying this process's id is a dead thread's, or a dead process's whose id came
+ * round again (a container's PID 1).
  */
 function removeAbandonedPartials(dir: string): void {
   for (const name of fs.readdirSync(dir)) {
