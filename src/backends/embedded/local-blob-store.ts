@@ -1,39 +1,8 @@
 /** File contents in a local folder, one file per id. */
 import fs from 'node:fs';
 import path from 'node:path';
-import { UPLOAD_PARTIAL } from '../../datasets/ingest.js';
 import type { BlobStore } from '../../engine/contracts.js';
-
-/** A file being written by process PID (see result-file.ts), renamed into place when complete. */
-const PARTIAL = /\.tmp-(\d+)$/;
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/**
- * Removes partial files left by a process that died while writing them (a result file written as
- * a job's rows finished, or an upload): nothing will ever complete them, and they can be as large
- * as a job's results or a dataset. Files of other live processes are theirs to finish. The store
- * is opened before any job runs in a process (or in a restarted engine thread), so a partial
- * result file carrying this process's id is a dead thread's, or a dead process's whose id came
- * round again (a container's PID 1).
- */
-function removeAbandonedPartials(dir: string): void {
-  for (const name of fs.readdirSync(dir)) {
-    const pid = Number(PARTIAL.exec(name)?.[1] ?? 0);
-    if (pid > 0 && (pid === process.pid || !isAlive(pid))) fs.rmSync(path.join(dir, name), { force: true });
-    // Uploads are written by the API thread, which a restarted engine thread opening its store
-    // must leave alone: only those of dead processes go.
-    const uploader = Number(UPLOAD_PARTIAL.exec(name)?.[1] ?? 0);
-    if (uploader > 0 && uploader !== process.pid && !isAlive(uploader)) fs.rmSync(path.join(dir, name), { force: true });
-  }
-}
+import { removeAbandonedPartials } from '../partial-files.js';
 
 export function openLocalBlobStore(dir: string): BlobStore {
   fs.mkdirSync(dir, { recursive: true });

@@ -10,6 +10,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import type { BlobStore } from '../../engine/contracts.js';
+import { removeAbandonedPartials } from '../partial-files.js';
 
 const CHUNK_BYTES = 1024 * 1024;
 
@@ -22,6 +23,8 @@ const SCHEMA = `CREATE TABLE IF NOT EXISTS file_chunks (
 
 export async function openPostgresBlobStore(pool: pg.Pool, cacheDir: string): Promise<BlobStore> {
   fs.mkdirSync(cacheDir, { recursive: true });
+  // Result files and uploads are written here before they go to the database.
+  removeAbandonedPartials(cacheDir);
   const client = await pool.connect();
   try {
     // Nodes starting together must not race on the DDL.
