@@ -35,6 +35,9 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   let app: FastifyInstance | undefined;
   let closing: Promise<void> | undefined;
   const metrics = createMetrics();
+  // With workers (embedded, or a distributed API node that also works): jobs run on the engine
+  // thread, which opens its own backend and queue, and this loop only serves the API.
+  const threaded = config.serveWorkers && config.engineThread;
   const backend = await openBackend(
     config,
     (err, task) => {
@@ -42,6 +45,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     },
     {
       backgroundCheckpoints: 'start',
+      queue: !threaded,
       onCheckpointerError: (err) =>
         app?.log.warn({ err }, 'the checkpointer thread stopped (a new one starts unless it keeps stopping; until then commits checkpoint the WAL past 64 MB)'),
     },
@@ -56,9 +60,6 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   }
   const { store, blobs, queue } = backend;
   const log: NonNullable<EngineDeps['log']> = (level, msg, extra) => app?.log[level](extra ?? {}, msg);
-  // With workers (embedded, or a distributed API node that also works): jobs run on the engine
-  // thread, and this loop only serves the API.
-  const threaded = config.serveWorkers && config.engineThread;
   let engine: Engine;
   // Only the shape in use is loaded: with the engine thread, this thread never loads the engine.
   if (threaded) {
@@ -133,9 +134,6 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       closing ??= (async () => {
         await server.close();
         await engine.close();
-        // The engine closes the queue it consumes; with the engine thread, that is the thread's
-        // own, and this thread's (pg-boss's timers and connections, distributed) is closed here.
-        if (threaded) await queue.close();
         await backend.close();
       })();
       return closing;

@@ -36,7 +36,21 @@ export interface BackendOptions {
   backgroundCheckpoints?: 'start' | 'running';
   /** Told if the checkpointer thread fails (commits then checkpoint past their far threshold). */
   onCheckpointerError?: (err: Error) => void;
+  /**
+   * False for a backend whose process runs its jobs elsewhere (the API thread beside an engine
+   * thread, which opens its own): no queue is opened, so no pg-boss instance and no pool of its
+   * own, and the backend's queue refuses any use.
+   */
+  queue?: boolean;
 }
+
+/** The queue of a backend opened without one: its jobs run elsewhere, so nothing here may queue. */
+const NO_QUEUE: TaskQueue = (() => {
+  const refuse = (): never => {
+    throw new Error('this backend was opened without a queue: its jobs run on the engine thread');
+  };
+  return { enqueue: async () => refuse(), consume: refuse, cancel: async () => refuse(), pending: async () => refuse(), size: async () => refuse(), close: async () => {} };
+})();
 
 export async function openBackend(config: Config, onTaskError: (err: unknown, task: RowChunk) => void, opts: BackendOptions = {}): Promise<Backend> {
   fs.mkdirSync(config.dataDir, { recursive: true });
@@ -49,7 +63,7 @@ export async function openBackend(config: Config, onTaskError: (err: unknown, ta
       shape: 'embedded',
       store,
       blobs: openLocalBlobStore(path.join(config.dataDir, 'files')),
-      queue: createMemoryQueue({ onError: onTaskError }),
+      queue: opts.queue === false ? NO_QUEUE : createMemoryQueue({ onError: onTaskError }),
       ping: async () => {
         await store.jobCounts();
       },
@@ -74,11 +88,14 @@ export async function openBackend(config: Config, onTaskError: (err: unknown, ta
   try {
     // File contents live in PostgreSQL; the data directory is only this node's cache of them.
     const blobs = await openPostgresBlobStore(pool, path.join(config.dataDir, 'cache'));
-    const queue = await createPgBossQueue(config.databaseUrl, {
-      leaseSeconds: config.chunkLeaseSeconds,
-      maintenanceIntervalSeconds: config.queueMaintenanceSeconds,
-      onError: onTaskError,
-    });
+    const queue =
+      opts.queue === false
+        ? NO_QUEUE
+        : await createPgBossQueue(config.databaseUrl, {
+            leaseSeconds: config.chunkLeaseSeconds,
+            maintenanceIntervalSeconds: config.queueMaintenanceSeconds,
+            onError: onTaskError,
+          });
     let heartbeat: Awaited<ReturnType<typeof startHeartbeat>> | null = null;
     return {
       shape: 'distributed',

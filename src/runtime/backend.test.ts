@@ -1,0 +1,53 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getTestDatabase, type TestDatabase } from '../../test/support/postgres.js';
+import { loadConfig } from '../config/config.js';
+import { openBackend } from './backend.js';
+
+let db: TestDatabase;
+const dirs: string[] = [];
+beforeAll(async () => {
+  db = await getTestDatabase();
+});
+afterAll(async () => {
+  await db?.stop();
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+const configFor = (databaseUrl: string | null) => {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'assay-backend-'));
+  dirs.push(dataDir);
+  return loadConfig({}, { dataDir, databaseUrl });
+};
+
+describe('a backend opened without a queue (the API thread beside an engine thread)', () => {
+  it('starts no pg-boss in the distributed shape, and its queue refuses any use', async () => {
+    const url = await db.createDatabase();
+    const backend = await openBackend(configFor(url), () => {}, { queue: false });
+    try {
+      expect(backend.shape).toBe('distributed');
+      await expect(backend.queue.enqueue([{ jobId: 'j', start: 0, end: 64 }])).rejects.toThrow(/opened without a queue/);
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      const { rows } = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM information_schema.schemata WHERE schema_name = 'pgboss'`);
+      await client.end();
+      expect(rows).toEqual([{ n: 0 }]);
+    } finally {
+      await backend.queue.close();
+      await backend.close();
+    }
+  });
+
+  it('has no in-process queue in the embedded shape either', async () => {
+    const backend = await openBackend(configFor(null), () => {}, { queue: false });
+    try {
+      expect(backend.shape).toBe('embedded');
+      await expect(backend.queue.size()).rejects.toThrow(/opened without a queue/);
+    } finally {
+      await backend.close();
+    }
+  });
+});
