@@ -45,7 +45,7 @@ export const MAX_COLUMNS = 10_000;
 
 /**
  * An upload being written by process PID, renamed into place once valid. A crash leaves it behind;
- * the local blob store removes those of dead processes when it opens (see local-blob-store.ts).
+ * the blob stores remove those of dead processes when they open (see backends/partial-files.ts).
  */
 export const UPLOAD_PARTIAL = /^\..+\.upload-(\d+)$/;
 

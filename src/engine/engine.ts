@@ -312,7 +312,10 @@ export function createEngine(deps: EngineDeps): Engine {
     // file of a large job); like a chunk's lease, three times per lease.
     const lease = config.chunkLeaseSeconds * 1000;
     if (!(await store.claimFinalization(jobId, { takeOverAfterMs: lease }))) return;
-    const renewal = setInterval(() => void store.renewFinalization(jobId).catch(() => {}), lease / 3);
+    const renewal = setInterval(() => {
+      // One failed renewal is made good by the next; should all fail, another node may take over.
+      store.renewFinalization(jobId).catch((err: unknown) => log('warn', 'could not renew the finalization claim', { job: jobId, err: String(err) }));
+    }, lease / 3);
     renewal.unref();
     try {
       await finalizeClaimed(jobId);

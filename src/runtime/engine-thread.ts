@@ -16,6 +16,7 @@ import type { Store } from '../engine/contracts.js';
 import type { Engine } from '../engine/engine.js';
 import { progressFromStore, type JobProgress } from '../engine/progress.js';
 import type { RemoteMetrics } from '../observability/metrics.js';
+import { countEarlyExits } from './early-exits.js';
 import { fromWire, type CallMessage, type EngineMethod, type ThreadMessage } from './engine-thread-protocol.js';
 
 export interface ThreadedEngine extends Engine {
@@ -35,9 +36,6 @@ export interface EngineThreadOptions {
 
 /** Reported progress older than this is not trusted (the thread is stuck or the job moved on). */
 const PROGRESS_FRESH_MS = 2_000;
-/** A thread that dies this soon after starting counts toward giving up. */
-const EARLY_DEATH_MS = 10_000;
-const MAX_EARLY_DEATHS = 3;
 /** How long close() waits for the thread to hand its work back before stopping it. */
 const CLOSE_WAIT_MS = 30_000;
 
@@ -48,7 +46,7 @@ export function startEngineThread(config: Config, opts: EngineThreadOptions): Th
   let progress = new Map<string, JobProgress>();
   let progressAt = 0;
   let closing = false;
-  let earlyDeaths = 0;
+  const earlyDeaths = countEarlyExits();
   let downForGood: Error | null = null;
   let startOptions: Parameters<Engine['start']>[0] | undefined;
   let worker = spawn();
@@ -86,9 +84,8 @@ export function startEngineThread(config: Config, opts: EngineThreadOptions): Th
       pending.clear();
       progress = new Map();
       if (closing) return;
-      earlyDeaths = Date.now() - startedAt < EARLY_DEATH_MS ? earlyDeaths + 1 : 0;
-      if (earlyDeaths >= MAX_EARLY_DEATHS) {
-        downForGood = new Error(`the engine thread stopped ${earlyDeaths} times right after starting; the last time${why}`);
+      if (earlyDeaths.stopped(startedAt)) {
+        downForGood = new Error(`the engine thread stopped ${earlyDeaths.count} times right after starting; the last time${why}`);
         opts.log('error', 'engine thread keeps stopping; not restarting it', { code });
         return;
       }

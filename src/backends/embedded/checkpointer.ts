@@ -11,15 +11,12 @@
  */
 import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
+import { countEarlyExits } from '../../runtime/early-exits.js';
 
 export interface Checkpointer {
   /** Stops the thread after its current checkpoint. */
   close(): Promise<void>;
 }
-
-/** A thread that stops this soon after it started counts toward giving up. */
-const EARLY_EXIT_MS = 10_000;
-const MAX_EARLY_EXITS = 3;
 
 /**
  * Starts the thread, and a new one whenever it stops (a thread that keeps stopping right after it
@@ -31,8 +28,8 @@ export function startCheckpointer(databaseFile: string, opts: { entry?: URL; onE
   const entry = opts.entry ?? new URL('./checkpointer-main.js', import.meta.url);
   if (!existsSync(entry)) return { close: async () => {} };
   let closing = false;
-  let earlyExits = 0;
-  let exited: Promise<void> = Promise.resolve();
+  const earlyExits = countEarlyExits();
+  let exited!: Promise<void>;
 
   const start = (): Worker => {
     const startedAt = Date.now();
@@ -42,9 +39,8 @@ export function startCheckpointer(databaseFile: string, opts: { entry?: URL; onE
     thread.on('error', (err) => opts.onError?.(err));
     thread.once('exit', () => {
       if (closing) return;
-      earlyExits = Date.now() - startedAt < EARLY_EXIT_MS ? earlyExits + 1 : 0;
-      if (earlyExits >= MAX_EARLY_EXITS) {
-        opts.onError?.(new Error(`the checkpointer thread stopped ${earlyExits} times right after starting; it is not started again`));
+      if (earlyExits.stopped(startedAt)) {
+        opts.onError?.(new Error(`the checkpointer thread stopped ${earlyExits.count} times right after starting; it is not started again`));
         return;
       }
       worker = start();
