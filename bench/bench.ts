@@ -42,6 +42,13 @@ interface Scenario {
    * leaves on this machine.
    */
   cpuPerCallUs?: number;
+  /**
+   * For the bare loop: handle at most one reply per turn of the event loop. undici writes a call on
+   * a reused keep-alive connection only in the loop's check phase, so the replies handled back to
+   * back in one I/O phase send their next calls together at its end, and calls sent together come
+   * back together. Against the same loop without it, this shows what that costs.
+   */
+  onePerTurn?: boolean;
   limitSeconds: number;
 }
 
@@ -75,6 +82,7 @@ const SCENARIOS: Scenario[] = [
   { name: 'bare-loop-50ms', rows: 10_000, latencyMs: 50, concurrency: 64, again: false, bare: true, limitSeconds: 120 },
   { name: 'bare-loop-instant', rows: 10_000, latencyMs: 0, concurrency: 64, again: false, bare: true, limitSeconds: 120 },
   ...[100, 200, 300].map((us) => ({ name: `bare-loop-50ms-cpu-${us}us`, rows: 10_000, latencyMs: 50, concurrency: 64, again: false, bare: true, cpuPerCallUs: us, limitSeconds: 120 })),
+  { name: 'bare-loop-50ms-cpu-300us-one-per-turn', rows: 10_000, latencyMs: 50, concurrency: 64, again: false, bare: true, cpuPerCallUs: 300, onePerTurn: true, limitSeconds: 120 },
   { name: 'large-memory', rows: largeRows, latencyMs: 0, concurrency: 64, again: false, limitSeconds: 1_800 },
 ];
 
@@ -173,6 +181,19 @@ function spin(us: number): void {
   while (performance.now() < end);
 }
 
+/** Resolves its callers one per turn of the event loop, in the check phase, in the order they came. */
+function createTurnQueue(): () => Promise<void> {
+  const waiting: Array<() => void> = [];
+  const next = (): void => {
+    waiting.shift()!();
+    if (waiting.length > 0) setImmediate(next);
+  };
+  return () =>
+    new Promise((resolve) => {
+      if (waiting.push(resolve) === 1) setImmediate(next);
+    });
+}
+
 /** The bare loop: N calls, C at a time, timed from the first request to the last reply. */
 async function runBare(s: Scenario): Promise<RunOutcome> {
   const fake = await startProcess('dist/testing/fake-provider.js', ['--port', '0', '--latency-ms', String(s.latencyMs), '--verdicts'], {}, /listening on (http:\/\/\S+\/v1)/);
@@ -180,12 +201,14 @@ async function runBare(s: Scenario): Promise<RunOutcome> {
     await warmUpFake(fake.url);
     const pool = new Pool(new URL(fake.url).origin, { connections: s.concurrency });
     let next = 0;
+    const turn = s.onePerTurn ? createTurnQueue() : null;
     const deadline = performance.now() + s.limitSeconds * 1000;
     const started = performance.now();
     const worker = async (): Promise<void> => {
       for (let i = next++; i < s.rows && performance.now() < deadline; i = next++) {
         const res = await pool.request({ path: '/v1/chat/completions', method: 'POST', headers: { 'content-type': 'application/json' }, body: judgeCallBody(i, 'bare-judge') });
         JSON.parse(await res.body.text());
+        if (turn) await turn();
         if (s.cpuPerCallUs) spin(s.cpuPerCallUs);
       }
     };
