@@ -17,6 +17,7 @@ import type { ChatModel, ChatRequest, ChatResult, ResponseFormat } from './chat-
 import type { Endpoint } from './endpoints.js';
 import { DEFAULT_ENDPOINT_LIMITS, type ResolvedEndpointLimits } from './endpoint-limits.js';
 import { MAX_REPLY_BYTES, sharedDispatcher } from './http-dispatch.js';
+import { replyTurn } from './reply-turns.js';
 import { DEFAULT_RETRY_POLICY, abortError, finalError, retryDelayMs, shouldRetry, type RetryPolicy } from './retry.js';
 import { createEndpointScheduler, type SchedulerClock } from './scheduler.js';
 import { ssrfRefusal } from '../security/ssrf.js';
@@ -230,6 +231,8 @@ export function createOpenAIChatModel(endpoint: Endpoint, opts: OpenAIChatModelO
       bodyTimeout: opts.timeoutMs,
     });
     const text = await reply.body.text();
+    // Not all of a burst of replies at once: see reply-turns.ts.
+    await replyTurn();
     if (reply.statusCode < 200 || reply.statusCode >= 300) {
       const { detail, code } = errorBody(text);
       throw new HttpStatusError(reply.statusCode, detail, code, reply.headers);
