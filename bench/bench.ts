@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import type { ApiLoadResult } from './api-load.js';
 import { peakRssMb, startProcess, type Proc } from './processes.js';
+import { createReplyTurns } from '../src/providers/reply-turns.js';
 
 interface Scenario {
   name: string;
@@ -181,19 +182,6 @@ function spin(us: number): void {
   while (performance.now() < end);
 }
 
-/** Resolves its callers one per turn of the event loop, in the check phase, in the order they came. */
-function createTurnQueue(): () => Promise<void> {
-  const waiting: Array<() => void> = [];
-  const next = (): void => {
-    waiting.shift()!();
-    if (waiting.length > 0) setImmediate(next);
-  };
-  return () =>
-    new Promise((resolve) => {
-      if (waiting.push(resolve) === 1) setImmediate(next);
-    });
-}
-
 /** The bare loop: N calls, C at a time, timed from the first request to the last reply. */
 async function runBare(s: Scenario): Promise<RunOutcome> {
   const fake = await startProcess('dist/testing/fake-provider.js', ['--port', '0', '--latency-ms', String(s.latencyMs), '--verdicts'], {}, /listening on (http:\/\/\S+\/v1)/);
@@ -201,7 +189,8 @@ async function runBare(s: Scenario): Promise<RunOutcome> {
     await warmUpFake(fake.url);
     const pool = new Pool(new URL(fake.url).origin, { connections: s.concurrency });
     let next = 0;
-    const turn = s.onePerTurn ? createTurnQueue() : null;
+    // assay's reply turns with no budget: one reply per turn.
+    const turn = s.onePerTurn ? createReplyTurns({ budgetMs: 0 }) : null;
     const deadline = performance.now() + s.limitSeconds * 1000;
     const started = performance.now();
     const worker = async (): Promise<void> => {
