@@ -1,6 +1,7 @@
 /**
  * ChatModel over any OpenAI-compatible chat-completions server: one `POST {base}/chat/completions`
- * per attempt, sent with undici on keep-alive connection pools and read whole (no streaming).
+ * per attempt, sent with undici on keep-alive connection pools and read whole (no streaming; see
+ * `requestText`).
  * assay retries itself (see `retry.ts`), so every attempt goes through the endpoint's scheduler
  * (see `scheduler.ts`) and is seen by it. On top: error classification, and a per-endpoint memory
  * of which structured-output modes the server accepts.
@@ -16,7 +17,7 @@ import { ProviderError, type ProviderErrorKind } from '../domain/errors.js';
 import type { ChatModel, ChatRequest, ChatResult, ResponseFormat } from './chat-model.js';
 import type { Endpoint } from './endpoints.js';
 import { DEFAULT_ENDPOINT_LIMITS, type ResolvedEndpointLimits } from './endpoint-limits.js';
-import { MAX_REPLY_BYTES, sharedDispatcher } from './http-dispatch.js';
+import { MAX_REPLY_BYTES, requestText, sharedDispatcher } from './http-dispatch.js';
 import { replyTurn } from './reply-turns.js';
 import { DEFAULT_RETRY_POLICY, abortError, finalError, retryDelayMs, shouldRetry, type RetryPolicy } from './retry.js';
 import { createEndpointScheduler, type SchedulerClock } from './scheduler.js';
@@ -220,17 +221,12 @@ export function createOpenAIChatModel(endpoint: Endpoint, opts: OpenAIChatModelO
       temperature: request.temperature,
       ...(responseFormat ? { response_format: responseFormat } : {}),
     });
-    const reply = await dispatcher.request({
-      origin,
-      path,
-      method: 'POST',
-      headers,
-      body,
-      signal: request.signal ?? null,
-      headersTimeout: opts.timeoutMs,
-      bodyTimeout: opts.timeoutMs,
-    });
-    const text = await reply.body.text();
+    const reply = await requestText(
+      dispatcher,
+      { origin, path, method: 'POST', headers, body, headersTimeout: opts.timeoutMs, bodyTimeout: opts.timeoutMs },
+      request.signal ?? null,
+    );
+    const { text } = reply;
     // Not all of a burst of replies at once: see reply-turns.ts.
     await replyTurn();
     if (reply.statusCode < 200 || reply.statusCode >= 300) {
