@@ -4,6 +4,7 @@
  * the POST), so a server behind a redirect answers as it would to any HTTP client.
  */
 import { Agent, interceptors, type Dispatcher } from 'undici';
+import { whenAborted } from './abort-listeners.js';
 
 const MAX_REDIRECTIONS = 5;
 
@@ -51,18 +52,19 @@ export function requestText(dispatcher: Dispatcher, options: Dispatcher.Dispatch
     const settle = (): boolean => {
       if (settled) return false;
       settled = true;
-      signal?.removeEventListener('abort', onAbort);
+      stopListening?.();
       return true;
     };
     const fail = (err: unknown): void => {
       if (settle()) reject(err);
     };
-    function onAbort(): void {
-      // Without a controller yet, the request waits for a connection: onRequestStart stops it.
-      controller?.abort(signal!.reason);
-      fail(signal!.reason);
-    }
-    signal?.addEventListener('abort', onAbort);
+    const stopListening = signal
+      ? whenAborted(signal, () => {
+          // Without a controller yet, the request waits for a connection: onRequestStart stops it.
+          controller?.abort(signal.reason);
+          fail(signal.reason);
+        })
+      : null;
     try {
       dispatcher.dispatch(options, {
         onRequestStart(c) {

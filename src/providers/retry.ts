@@ -12,6 +12,7 @@
  * so a confused server cannot park a job for an hour.
  */
 import { ProviderError } from '../domain/errors.js';
+import { whenAborted } from './abort-listeners.js';
 
 export interface RetryPolicy {
   /** Retries after the first attempt (so at most `maxRetries + 1` attempts). */
@@ -67,15 +68,16 @@ export function abortError(signal: AbortSignal): Error {
 export function abortableDelay(ms: number, signal?: AbortSignal): Promise<void> {
   if (signal?.aborted) return Promise.reject(abortError(signal));
   return new Promise((resolve, reject) => {
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(abortError(signal!));
-    };
     const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
+      stopListening?.();
       resolve();
     }, Math.max(0, ms));
-    signal?.addEventListener('abort', onAbort, { once: true });
+    const stopListening = signal
+      ? whenAborted(signal, () => {
+          clearTimeout(timer);
+          reject(abortError(signal));
+        })
+      : null;
   });
 }
 

@@ -20,6 +20,7 @@ import { createAdaptiveLimit } from './adaptive-limit.js';
 import type { ResolvedEndpointLimits } from './endpoint-limits.js';
 import { abortableDelay, abortError } from './retry.js';
 import { createTokenBucket, type TokenBucket } from './token-bucket.js';
+import { whenAborted } from './abort-listeners.js';
 
 /** What progress reporting shows about an endpoint. */
 export interface SchedulerState {
@@ -223,20 +224,21 @@ export function createEndpointScheduler(opts: EndpointSchedulerOptions): Endpoin
       const { owner = '', tokens = 0, signal, retry = false } = options;
       if (signal?.aborted) return Promise.reject(abortError(signal));
       return new Promise<Permit>((resolve, reject) => {
-        const onAbort = (): void => {
-          remove(waiter);
-          reject(abortError(signal!));
-          pump();
-        };
+        const stopListening = signal
+          ? whenAborted(signal, () => {
+              remove(waiter);
+              reject(abortError(signal));
+              pump();
+            })
+          : null;
         const waiter: Waiter = {
           owner,
           tokens,
           grant: () => {
-            signal?.removeEventListener('abort', onAbort);
+            stopListening?.();
             resolve(permitFor(tokens));
           },
         };
-        signal?.addEventListener('abort', onAbort, { once: true });
         enqueue(waiter, retry);
         pump();
       });
