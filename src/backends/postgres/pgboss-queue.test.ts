@@ -30,6 +30,16 @@ function gate() {
 
 const chunk = (jobId: string, start: number): RowChunk => ({ jobId, start, end: start + 64 });
 
+/**
+ * A pool of the test's own. The test server terminates whatever connections are left when it stops;
+ * a pool without an error listener turns that into an uncaught exception that fails the run.
+ */
+function testPool(url: string, max: number): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, max });
+  pool.on('error', () => {});
+  return pool;
+}
+
 describe('pg-boss queue across nodes', () => {
   const opened: TaskQueue[] = [];
   const open = async (url: string, opts: PgBossQueueOptions = {}): Promise<TaskQueue> => {
@@ -88,7 +98,7 @@ describe('pg-boss queue across nodes', () => {
   it('gives a dead worker’s chunk to another worker when its lease ends', async () => {
     const url = await db.createDatabase();
     // Worker A runs on its own pool, so it can die: its connections go and it never acknowledges.
-    const poolA = new pg.Pool({ connectionString: url, max: 2 });
+    const poolA = testPool(url, 2);
     const bossA = new PgBoss({ db: { executeSql: (text, values) => poolA.query(text, values) }, supervise: false, schedule: false });
     await bossA.start();
     const a = await createPgBossQueue({ boss: bossA, pool: poolA }, { pollIntervalMs: 50 });
@@ -121,7 +131,7 @@ describe('pg-boss queue across nodes', () => {
 
   it('keeps a chunk that runs past its lease with its worker, which renews the lease', async () => {
     const url = await db.createDatabase();
-    const pool = new pg.Pool({ connectionString: url, max: 4 });
+    const pool = testPool(url, 4);
     const boss = new PgBoss({ db: { executeSql: (text, values) => pool.query(text, values) }, supervise: true, schedule: false, maintenanceIntervalSeconds: 1 });
     let maintenanceRuns = 0;
     boss.on('maintenance', () => maintenanceRuns++);
