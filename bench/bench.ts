@@ -337,7 +337,7 @@ function table(rows: Row[]): string {
       job === 'first' && !s.bare ? medianRun.wholeS.toFixed(2) : '',
       outcome.api ? outcome.api.p50.toFixed(1) : '-',
       // The median of the runs' p99s (not the p99 of the median-wall run), with their range.
-      p99s.length > 0 ? `${p99s[Math.floor((p99s.length - 1) / 2)]!.toFixed(1)}${range(p99s, (x) => x.toFixed(1))}` : '-',
+      p99s.length > 0 ? `${median(p99s).toFixed(1)}${range(p99s, (x) => x.toFixed(1))}` : '-',
     ];
   });
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));

@@ -1,7 +1,8 @@
 /**
  * Where model calls get their connections: undici agents (a keep-alive pool per origin) that
  * follow redirects as `fetch` would (a 301/302 after a POST continues as a GET, a 307/308 repeats
- * the POST), so a server behind a redirect answers as it would to any HTTP client.
+ * the POST), so a server behind a redirect answers as it would to any HTTP client; and how a call
+ * goes over them and its reply is read whole (`requestText`).
  */
 import { Agent, interceptors, type Dispatcher } from 'undici';
 import { whenAborted } from './abort-listeners.js';

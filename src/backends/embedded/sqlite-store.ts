@@ -2,10 +2,9 @@
  * The embedded Store: one SQLite file (WAL mode) under the data directory. better-sqlite3 is
  * synchronous; the async contract lets a networked store implement the same interface.
  */
-import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
 import type { JobListQuery, Store } from '../../engine/contracts.js';
-import type { CachedCall } from '../../providers/call-cache.js';
+import { sha256Hex, type CachedCall } from '../../providers/call-cache.js';
 import type { JobStatus, RowCounts, RowResult, StatusUpdate } from '../../domain/types.js';
 import { RESULT_COLUMNS, toFile, toJob, toKey, toResult, transitioned, type FileRow, type JobRow, type KeyRow, type ResultRow } from '../records.js';
 import { TERMINAL_STATUSES } from '../../domain/types.js';
@@ -125,7 +124,7 @@ const HEX_PREFIX = /^[0-9a-f]{13}/;
  * one number (about one in 10^9 at a million entries), the second is simply not cached.
  */
 export function cacheKeyNumber(key: string): number {
-  const hex = HEX_PREFIX.test(key) ? key : createHash('sha256').update(key).digest('hex');
+  const hex = HEX_PREFIX.test(key) ? key : sha256Hex(key);
   return Number.parseInt(hex.slice(0, 13), 16);
 }
 
