@@ -8,7 +8,7 @@
 import { ProviderError } from '../domain/errors.js';
 import type { GeneratorSpec, JobSpec, JudgeSpec, RowResult, RowUsage, UsageRole } from '../domain/types.js';
 import type { ChatMessage, ChatModel, TokenUsage } from '../providers/chat-model.js';
-import { buildJudgeMessages, parseVerdict, repairRequest, responseFormatFor, type Verdict, type VerdictOptions } from '../judging/index.js';
+import { buildJudgeMessages, parseVerdict, repairRequest, responseFormatFor, type ResponseFormat, type Verdict, type VerdictOptions } from '../judging/index.js';
 import type { CompiledJob, CompiledSource } from './prepare.js';
 import type { Limiter } from './limiter.js';
 
@@ -134,6 +134,15 @@ function verdictOptions(spec: JobSpec): VerdictOptions {
   return { type: 'compare' };
 }
 
+const judgeFormats = new WeakMap<JobSpec, ResponseFormat>();
+
+/** The judge's response format, one object per job, so its JSON is written once (request-json.ts). */
+function judgeFormat(spec: JobSpec, opts: VerdictOptions): ResponseFormat {
+  let format = judgeFormats.get(spec);
+  if (format === undefined) judgeFormats.set(spec, (format = responseFormatFor(opts)));
+  return format;
+}
+
 /** One judge conversation: the verdict request and, if the reply is unusable, one repair turn. */
 async function askJudge(ctx: RowContext, usage: RowUsage, system: string, input: string | null, responses: string[]): Promise<Judged> {
   const opts = verdictOptions(ctx.spec);
@@ -143,7 +152,7 @@ async function askJudge(ctx: RowContext, usage: RowUsage, system: string, input:
     { role: 'user', content: built.user },
   ];
   const ask = async (messages: ChatMessage[]) => {
-    const result = await call(ctx, ctx.judge, messages, ctx.spec.judge, responseFormatFor(opts));
+    const result = await call(ctx, ctx.judge, messages, ctx.spec.judge, judgeFormat(ctx.spec, opts));
     addUsage(usage, 'judge', result.usage, result.cached);
     return result.content;
   };

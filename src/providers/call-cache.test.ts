@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { callKey, withCallCache, type CachedCall } from './call-cache.js';
+import { callKey, sha256Hex, withCallCache, type CachedCall } from './call-cache.js';
 import type { ChatModel, ChatRequest } from './chat-model.js';
 
 const request = (patch: Partial<ChatRequest> = {}): ChatRequest => ({
@@ -39,6 +39,20 @@ describe('call cache', () => {
     expect(callKey('e', request({ cacheScope: 'alice' }))).not.toBe(callKey('e', request({ cacheScope: 'bob' })));
     // Who asks (the job) and how it is scheduled do not change the reply.
     expect(callKey('e', request({ owner: 'job-1' }))).toBe(base);
+  });
+
+  it('keeps the keys of earlier versions: the hash of the whole call as one JSON array', () => {
+    // Entries written before the key was built from parts must still be found after an upgrade.
+    const format = { type: 'json_schema', json_schema: { name: 'verdict', strict: true, schema: { enum: ['a', 'é "b"'] } } };
+    const variants: ChatRequest[] = [
+      request(),
+      request({ cacheScope: 'owner "1"', responseFormat: format }),
+      request({ messages: [{ role: 'system', content: 'line\nbreak, 💡, \u2028' }, { role: 'user', content: '' }], temperature: 0.7, maxTokens: 0 }),
+    ];
+    for (const r of variants) {
+      const whole = JSON.stringify([r.cacheScope ?? '', 'endpoint\nmodel', r.messages, r.maxTokens, r.temperature, r.responseFormat ?? null]);
+      expect(callKey('endpoint\nmodel', r)).toBe(sha256Hex(whole));
+    }
   });
 
   it('never caches an error, serves a success again, and stays out of the way when asked', async () => {

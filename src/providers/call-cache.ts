@@ -6,6 +6,7 @@
  */
 import * as crypto from 'node:crypto';
 import type { ChatModel, ChatRequest, TokenUsage } from './chat-model.js';
+import { formatJson, jsonScalar, messagesJson } from './request-json.js';
 
 export interface CachedCall {
   content: string;
@@ -31,14 +32,11 @@ export const sha256Hex: (text: string) => string =
   typeof crypto.hash === 'function' ? (text) => crypto.hash('sha256', text, 'hex') : (text) => crypto.createHash('sha256').update(text).digest('hex');
 
 export function callKey(endpoint: string, request: ChatRequest): string {
-  const content = JSON.stringify([
-    request.cacheScope ?? '',
-    endpoint,
-    request.messages,
-    request.maxTokens,
-    request.temperature,
-    request.responseFormat ?? null,
-  ]);
+  // The JSON of [scope, endpoint, messages, maxTokens, temperature, responseFormat], built from
+  // parts serialized once (request-json.ts); keys stay those of earlier versions (a test checks).
+  const content =
+    `[${JSON.stringify(request.cacheScope ?? '')},${JSON.stringify(endpoint)},${messagesJson(request)},` +
+    `${jsonScalar(request.maxTokens)},${jsonScalar(request.temperature)},${request.responseFormat ? formatJson(request.responseFormat) : 'null'}]`;
   return sha256Hex(content);
 }
 

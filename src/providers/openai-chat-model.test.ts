@@ -243,6 +243,32 @@ describe('the HTTP exchange', () => {
     expect(err.message).toMatch(/verbose at .*: malformed reply: larger than 16 MiB/);
   });
 
+  it('sends the model, messages, sampling settings and response format as one JSON body, with every field after a fallback', async () => {
+    const bodies: Array<Record<string, unknown>> = [];
+    const fake = await start({
+      reply: (req) => {
+        bodies.push(req.body);
+        const format = req.body.response_format as { type: string } | undefined;
+        return format?.type === 'json_schema' ? { status: 400, body: { error: { message: 'json_schema is not supported' } } } : { content: 'ok' };
+      },
+    });
+    const model = createOpenAIChatModel({ baseUrl: fake.url, apiKey: null, model: 'judge "q" é' }, { timeoutMs: 1000, maxRetries: 0 });
+    const messages = [
+      { role: 'system' as const, content: 'Rules:\n"quoted", \\ back, tab\t, é, 💡, \u2028' },
+      { role: 'user' as const, content: '' },
+    ];
+    const format = { type: 'json_schema', json_schema: { name: 'verdict', strict: true, schema: { type: 'object', required: ['label'] } } };
+    await model.complete({ messages, maxTokens: 7, temperature: 0.25, responseFormat: format });
+    const expected = { model: 'judge "q" é', messages, max_tokens: 7, temperature: 0.25 };
+    // The first attempt asks for the schema; the server refuses it, and the retry asks for a JSON object.
+    expect(bodies).toEqual([
+      { ...expected, response_format: format },
+      { ...expected, response_format: { type: 'json_object' } },
+    ]);
+    await model.complete({ messages, maxTokens: 7, temperature: 0.25 });
+    expect(bodies[2]).toEqual(expected);
+  });
+
   it('sends the key as a bearer token, and none when the endpoint has no key', async () => {
     const seen: Array<string | undefined> = [];
     const fake = await start({ reply: (req) => (seen.push(req.headers.authorization), { content: 'ok' }) });

@@ -19,6 +19,7 @@ import type { Endpoint } from './endpoints.js';
 import { DEFAULT_ENDPOINT_LIMITS, type ResolvedEndpointLimits } from './endpoint-limits.js';
 import { MAX_REPLY_BYTES, requestText, sharedDispatcher } from './http-dispatch.js';
 import { replyTurn } from './reply-turns.js';
+import { formatJson, messagesJson } from './request-json.js';
 import { DEFAULT_RETRY_POLICY, abortError, finalError, retryDelayMs, shouldRetry, type RetryPolicy } from './retry.js';
 import { createEndpointScheduler, type SchedulerClock } from './scheduler.js';
 import { ssrfRefusal } from '../security/ssrf.js';
@@ -172,9 +173,12 @@ export function withoutSecret(err: ProviderError, secret: string | null): Provid
   });
 }
 
+/** One object, so its JSON is written once (request-json.ts). */
+const JSON_OBJECT_FORMAT: ResponseFormat = Object.freeze({ type: 'json_object' });
+
 function formatFor(mode: FormatMode, wanted: ResponseFormat): ResponseFormat | undefined {
   if (mode === 'none') return undefined;
-  if (mode === 'json_object') return { type: 'json_object' };
+  if (mode === 'json_object') return JSON_OBJECT_FORMAT;
   return wanted;
 }
 
@@ -211,16 +215,16 @@ export function createOpenAIChatModel(endpoint: Endpoint, opts: OpenAIChatModelO
     ...(opts.share ? { share: opts.share } : {}),
   });
   let formatMode: FormatMode = 'json_schema';
+  const bodyStart = `{"model":${JSON.stringify(endpoint.model)},"messages":`;
 
   async function once(request: ChatRequest, mode: FormatMode): Promise<Omit<ChatResult, 'attempts'>> {
     const responseFormat = request.responseFormat && formatFor(mode, request.responseFormat);
-    const body = JSON.stringify({
-      model: endpoint.model,
-      messages: request.messages,
-      max_tokens: request.maxTokens,
-      temperature: request.temperature,
-      ...(responseFormat ? { response_format: responseFormat } : {}),
-    });
+    // {model, messages, max_tokens, temperature, response_format}, from parts serialized once
+    // (request-json.ts); an absent field is left out, as JSON.stringify does.
+    let body = `${bodyStart}${messagesJson(request)}`;
+    if (request.maxTokens !== undefined) body += `,"max_tokens":${JSON.stringify(request.maxTokens)}`;
+    if (request.temperature !== undefined) body += `,"temperature":${JSON.stringify(request.temperature)}`;
+    body += responseFormat ? `,"response_format":${formatJson(responseFormat)}}` : '}';
     const reply = await requestText(
       dispatcher,
       { origin, path, method: 'POST', headers, body, headersTimeout: opts.timeoutMs, bodyTimeout: opts.timeoutMs },
