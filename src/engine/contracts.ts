@@ -95,7 +95,10 @@ export interface Store {
 
   /** The shared call cache (see providers/call-cache.ts); a hit also marks the entry used. */
   getCachedCall(key: string): Promise<CachedCall | undefined>;
-  /** Stores a reply; when more than `maxEntries` are stored, the least recently used go. */
+  /**
+   * Stores a reply; when more than `maxEntries` are stored, the least recently used go. A store
+   * that writes entries behind may reject with the failure of an earlier batch, so it is logged.
+   */
   putCachedCall(key: string, value: CachedCall, maxEntries: number): Promise<void>;
 
   insertApiKey(key: ApiKeyRecord): Promise<void>;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { callKey, sha256Hex, withCallCache, type CachedCall } from './call-cache.js';
+import { callKey, reportAtMostEvery, sha256Hex, withCallCache, type CachedCall } from './call-cache.js';
 import type { ChatModel, ChatRequest } from './chat-model.js';
 
 const request = (patch: Partial<ChatRequest> = {}): ChatRequest => ({
@@ -57,12 +57,42 @@ describe('call cache', () => {
 
   it('never caches an error, serves a success again, and stays out of the way when asked', async () => {
     const model = counting();
-    const cached = withCallCache(model, 'e', memoryStore(), 100);
+    const cached = withCallCache(model, 'e', memoryStore(), { maxEntries: 100 });
     await expect(cached.complete(request())).rejects.toThrow('first call fails');
     expect(await cached.complete(request())).toMatchObject({ content: 'reply 2', attempts: 1 });
     expect(await cached.complete(request())).toMatchObject({ content: 'reply 2', attempts: 0, cached: true });
     expect(await cached.complete(request({ cache: false }))).toMatchObject({ content: 'reply 3' });
     expect(await cached.complete(request({ cacheScope: 'bob' }))).toMatchObject({ content: 'reply 4' });
     expect(model.calls).toBe(4);
+  });
+
+  it('reports a cache it cannot read or write, and answers the call all the same', async () => {
+    const broken = {
+      getCachedCall: async () => Promise.reject(new Error('cannot read')),
+      putCachedCall: async () => Promise.reject(new Error('cannot write')),
+    };
+    const seen: string[] = [];
+    const model = counting();
+    const cached = withCallCache(model, 'e', broken, { maxEntries: 10, onError: (err, op) => seen.push(`${op}: ${(err as Error).message}`) });
+    await expect(cached.complete(request())).rejects.toThrow('first call fails');
+    expect(await cached.complete(request())).toMatchObject({ content: 'reply 2' });
+    expect(seen).toEqual(['read: cannot read', 'read: cannot read', 'write: cannot write']);
+  });
+
+  it('reports at most once per period, with how many it held back', () => {
+    let now = 1_000;
+    const reports: Array<[number, string]> = [];
+    const report = reportAtMostEvery(60_000, (skipped, what: string) => reports.push([skipped, what]), () => now);
+    report('a');
+    report('b');
+    now += 59_999;
+    report('c');
+    now += 1;
+    report('d');
+    report('e');
+    expect(reports).toEqual([
+      [0, 'a'],
+      [2, 'd'],
+    ]);
   });
 });

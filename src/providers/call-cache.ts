@@ -40,7 +40,18 @@ export function callKey(endpoint: string, request: ChatRequest): string {
   return sha256Hex(content);
 }
 
-export function withCallCache(model: ChatModel, endpoint: string, store: CallCacheStore, maxEntries: number): ChatModel {
+export interface CallCacheOptions {
+  /** The bound on entries, kept by the store. */
+  maxEntries: number;
+  /**
+   * Told when the cache cannot be read or written; the call goes on without it either way. Wrap it
+   * with `reportAtMostEvery` so a broken cache is reported, not logged once per call.
+   */
+  onError?: (err: unknown, op: 'read' | 'write') => void;
+}
+
+export function withCallCache(model: ChatModel, endpoint: string, store: CallCacheStore, opts: CallCacheOptions): ChatModel {
+  const { maxEntries, onError } = opts;
   return {
     label: model.label,
     state: () => model.state(),
@@ -48,11 +59,35 @@ export function withCallCache(model: ChatModel, endpoint: string, store: CallCac
       if (request.cache === false) return model.complete(request);
       const key = callKey(endpoint, request);
       // A cache that cannot be read is a cache miss, not a failed row.
-      const hit = await store.getCachedCall(key).catch(() => undefined);
+      const hit = await store.getCachedCall(key).catch((err: unknown) => void onError?.(err, 'read'));
       if (hit) return { content: hit.content, usage: hit.usage, attempts: 0, cached: true };
       const result = await model.complete(request);
-      await store.putCachedCall(key, { content: result.content, usage: result.usage }, maxEntries).catch(() => {});
+      await store.putCachedCall(key, { content: result.content, usage: result.usage }, maxEntries).catch((err: unknown) => onError?.(err, 'write'));
       return result;
     },
+  };
+}
+
+/**
+ * `report`, called at most once per `everyMs` (the first time at once); calls in between are
+ * counted and the count passed with the next report, so a cache failing on every call makes one
+ * log line a minute that says how often it failed.
+ */
+export function reportAtMostEvery<A extends unknown[]>(
+  everyMs: number,
+  report: (skipped: number, ...args: A) => void,
+  now: () => number = Date.now,
+): (...args: A) => void {
+  let last = Number.NEGATIVE_INFINITY;
+  let skipped = 0;
+  return (...args) => {
+    const t = now();
+    if (t - last < everyMs) {
+      skipped++;
+      return;
+    }
+    last = t;
+    report(skipped, ...args);
+    skipped = 0;
   };
 }

@@ -10,7 +10,7 @@ import { limitsFor, type EndpointLimitsTable } from './endpoint-limits.js';
 import { resolveEndpoint, type Endpoint, type ProviderDefaults } from './endpoints.js';
 import { createOpenAIChatModel, type OpenAIChatModelOptions } from './openai-chat-model.js';
 import type { RetryPolicy } from './retry.js';
-import { withCallCache, type CallCacheStore } from './call-cache.js';
+import { withCallCache, type CallCacheOptions, type CallCacheStore } from './call-cache.js';
 
 export interface ModelRegistry {
   get(call: ModelCall, secrets: Record<string, string>): ChatModel;
@@ -30,7 +30,7 @@ export interface ModelRegistryOptions {
   /** This process's share of every endpoint's budgets (distributed workers split them). */
   share?: () => number;
   /** The shared call cache, when enabled. */
-  cache?: { store: CallCacheStore; maxEntries: number };
+  cache?: CallCacheOptions & { store: CallCacheStore };
   /** Wraps each new model, e.g. to time its calls. */
   wrap?: (model: ChatModel) => ChatModel;
   /**
@@ -65,7 +65,7 @@ export function createModelRegistry(
         });
         if (opts.wrap) model = opts.wrap(model);
         // Outermost, so a cache hit costs no scheduler slot and counts no provider call.
-        if (opts.cache) model = withCallCache(model, id, opts.cache.store, opts.cache.maxEntries);
+        if (opts.cache) model = withCallCache(model, id, opts.cache.store, opts.cache);
         models.set(id, model);
       }
       return model;

@@ -6,6 +6,7 @@ import type { Config } from '../config/config.js';
 import type { BlobStore, Store, TaskQueue } from '../engine/contracts.js';
 import { createEngine, type Engine, type EngineDeps } from '../engine/engine.js';
 import { instrumentModel, type Metrics } from '../observability/metrics.js';
+import { reportAtMostEvery } from '../providers/call-cache.js';
 import { createModelRegistry, type ModelRegistry } from '../providers/registry.js';
 import { createEndpointGuard } from '../security/endpoint-guard.js';
 import type { Security } from './security.js';
@@ -23,6 +24,18 @@ export interface EngineNodeDeps {
   log?: EngineDeps['log'];
 }
 
+const CACHE_ERROR_REPORT_EVERY_MS = 60_000;
+
+/** A cache failure costs calls, not rows: a warning, once a minute at most, with how many were not logged. */
+function cacheErrorLog(log: NonNullable<EngineDeps['log']>): (err: unknown, op: 'read' | 'write') => void {
+  return reportAtMostEvery(CACHE_ERROR_REPORT_EVERY_MS, (skipped, err: unknown, op: 'read' | 'write') =>
+    log('warn', `the call cache could not be ${op === 'read' ? 'read' : 'written'}; calls go on without it`, {
+      err: err instanceof Error ? err.message : String(err),
+      ...(skipped > 0 ? { failuresNotLogged: skipped } : {}),
+    }),
+  );
+}
+
 export function createEngineNode(config: Config, deps: EngineNodeDeps): { engine: Engine; models: ModelRegistry } {
   const { store, metrics, security } = deps;
   const guard = security ? createEndpointGuard({ allow: config.allowedHosts, active: security.shared }) : undefined;
@@ -31,7 +44,7 @@ export function createEngineNode(config: Config, deps: EngineNodeDeps): { engine
     maxRetries: config.providerMaxRetries,
     limits: config.endpointLimits,
     ...(deps.share ? { share: deps.share } : {}),
-    ...(config.cacheEnabled ? { cache: { store, maxEntries: config.cacheMaxEntries } } : {}),
+    ...(config.cacheEnabled ? { cache: { store, maxEntries: config.cacheMaxEntries, ...(deps.log ? { onError: cacheErrorLog(deps.log) } : {}) } } : {}),
     ...(metrics ? { wrap: (model) => instrumentModel(model, metrics) } : {}),
     ...(guard ? { externalDispatcher: guard.dispatcher } : {}),
   });

@@ -2,6 +2,8 @@
  * The shared cache of model calls, as a user meets it: rerunning a job costs no provider call,
  * changing only the judge regenerates nothing, errors are not remembered, a job can opt out.
  */
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FakeChatRequest, FakeReply } from '../../src/testing/fake-provider.js';
 import { scriptedJudge, startHarness, type Harness } from './harness.js';
@@ -89,5 +91,22 @@ describe('shared call cache', () => {
     await h.waitForJob(await h.createJob(job(file.id)));
     await h.waitForJob(await h.createJob(job(file.id)));
     expect(h.fake.calls).toHaveLength(40);
+  });
+
+  it('warns once when the cache cannot be written, and the rows of the job do not suffer for it', async () => {
+    const lines: string[] = [];
+    // A bound of 10 writes each entry at once, so every put meets the failure.
+    h = await startHarness({ config: { cacheEnabled: true, cacheMaxEntries: 10 }, logStream: { write: (line) => void lines.push(line) } });
+    const db = new Database(join(h.dataDir, 'assay.db'));
+    db.exec(`CREATE TRIGGER refuse BEFORE INSERT ON cached_calls BEGIN SELECT RAISE(ABORT, 'the disk says no'); END`);
+    db.close();
+    const file = await h.uploadJsonl(rows);
+    const done = await h.waitForJob(await h.createJob(job(file.id)));
+    expect(done.status).toBe('completed');
+    expect(done.results).toMatchObject({ cache: { hits: 0, misses: 20 } });
+    const warnings = lines.filter((l) => l.includes('call cache could not be written'));
+    // Twenty failed writes, one line: the rest are counted into the next line, a minute later.
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('the disk says no');
   });
 });

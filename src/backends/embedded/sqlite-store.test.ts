@@ -68,6 +68,23 @@ describe('call cache keys', () => {
     await reopened.close();
   });
 
+  it('tells the next put why a batch of cache writes failed, and writes again once it can', async () => {
+    const file = path.join(dir, 'cache-failure.db');
+    const store = openSqliteStore(file);
+    const other = new Database(file);
+    other.exec(`CREATE TRIGGER refuse BEFORE INSERT ON cached_calls BEGIN SELECT RAISE(ABORT, 'the disk says no'); END`);
+    // A bound of 10 writes every entry at once, so the failure is known by the end of the put.
+    await expect(store.putCachedCall('k1', { content: 'one', usage: null }, 10)).rejects.toThrow('1 call cache entry could not be written: the disk says no');
+    other.exec('DROP TRIGGER refuse');
+    other.close();
+    await store.putCachedCall('k2', { content: 'two', usage: null }, 10);
+    await store.close();
+    const reopened = openSqliteStore(file);
+    expect(await reopened.getCachedCall('k1')).toBeUndefined();
+    expect(await reopened.getCachedCall('k2')).toEqual({ content: 'two', usage: null });
+    await reopened.close();
+  });
+
   it('numbers a hex digest by its first 13 digits, and any other key by its SHA-256', () => {
     expect(cacheKeyNumber('0000000000001' + 'a'.repeat(51))).toBe(1);
     expect(cacheKeyNumber('fffffffffffff')).toBe(2 ** 52 - 1);

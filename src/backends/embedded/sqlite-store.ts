@@ -280,9 +280,12 @@ export function openSqliteStore(file: string, opts: SqliteStoreOptions = {}): St
       cacheEntries -= q.cacheEvict.run(cacheEntries - Math.floor(cacheBound * 0.9)).changes;
     }
   });
+  /** Why the last batch of cache writes failed, until the next `putCachedCall` reports it. */
+  let cacheWriteFailure: Error | null = null;
   /**
    * A cache that cannot be written only misses later: a failure here never throws from a timer.
-   * What was gathered is dropped either way.
+   * What was gathered is dropped either way, and the next put rejects with the cause, so the
+   * caller can log it.
    */
   const writeCachedCalls = (): void => {
     if (cacheTimer) clearTimeout(cacheTimer);
@@ -290,9 +293,11 @@ export function openSqliteStore(file: string, opts: SqliteStoreOptions = {}): St
     if ((cacheWrites.size === 0 && cacheTouches.size === 0) || !db.open) return;
     try {
       cacheTransaction();
-    } catch {
+    } catch (err) {
       // Counted anew on the next write, since the rolled-back inserts were counted.
       cacheEntries = undefined;
+      const entries = cacheWrites.size;
+      cacheWriteFailure = new Error(`${entries} call cache ${entries === 1 ? 'entry' : 'entries'} could not be written: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     } finally {
       cacheWrites.clear();
       cacheTouches.clear();
@@ -522,6 +527,11 @@ export function openSqliteStore(file: string, opts: SqliteStoreOptions = {}): St
       // Never hold back more than a tenth of the bound, so the bound is kept however small it is.
       if (cacheWrites.size >= Math.min(256, Math.max(1, Math.floor(maxEntries / 10)))) writeCachedCalls();
       else cacheTimer ??= setTimeout(writeCachedCalls, CACHE_WRITE_DELAY_MS);
+      if (cacheWriteFailure) {
+        const failure = cacheWriteFailure;
+        cacheWriteFailure = null;
+        throw failure;
+      }
     },
     async insertApiKey(key) {
       q.insertKey.run(key);
