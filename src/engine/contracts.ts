@@ -100,6 +100,11 @@ export interface Store {
    * that writes entries behind may reject with the failure of an earlier batch, so it is logged.
    */
   putCachedCall(key: string, value: CachedCall, maxEntries: number): Promise<void>;
+  /**
+   * Resolves once the entries put so far can be read by every process sharing the store, so a job
+   * rerun on other workers finds its calls. Never rejects: a failure is told to the next put.
+   */
+  flushCachedCalls(): Promise<void>;
 
   insertApiKey(key: ApiKeyRecord): Promise<void>;
   /** The unrevoked key with this hash. */

@@ -283,6 +283,8 @@ export function createEngine(deps: EngineDeps): Engine {
     }
     await Promise.all(inFlight);
     await writer.flush();
+    // Before the chunk counts as done, so a job is only complete once every process can read its calls.
+    await store.flushCachedCalls();
     if (fatal !== null) {
       await failJob(job, 'user_error', (fatal as JobFatalError).message);
       return;

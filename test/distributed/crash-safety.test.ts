@@ -1,6 +1,7 @@
 /**
  * Never lose a row: kill -9 a process mid-job and the job still completes with every row exactly
- * once, re-judging only what the killed process had in flight. Real processes on loopback, a real
+ * once, re-judging only what the killed process had in flight. And across processes, the shared
+ * call cache: a rerun on other workers makes no call. Real processes on loopback, a real
  * PostgreSQL for the distributed shape, the fake provider as the only stand-in.
  */
 import { readFile, writeFile, mkdtemp, rm } from 'node:fs/promises';
@@ -27,9 +28,9 @@ async function api<T>(base: string, path: string, init?: RequestInit): Promise<T
   return JSON.parse(text) as T;
 }
 
-async function uploadAndCreate(base: string, dir: string): Promise<string> {
+async function uploadAndCreate(base: string, dir: string, rows = ROWS): Promise<string> {
   const file = join(dir, 'data.jsonl');
-  await writeFile(file, Array.from({ length: ROWS }, (_, i) => JSON.stringify({ q: `question ${i}`, a: `answer ${i}` })).join('\n') + '\n');
+  await writeFile(file, Array.from({ length: rows }, (_, i) => JSON.stringify({ q: `question ${i}`, a: `answer ${i}` })).join('\n') + '\n');
   const form = new FormData();
   form.append('purpose', 'eval');
   form.append('file_name', 'data.jsonl');
@@ -177,6 +178,43 @@ describe('distributed: one API process, three workers, one killed with SIGKILL m
       expect(metrics).toMatch(/assay_jobs\{status="completed"\} 1/);
       const workerMetrics = await (await fetch(`${procs[survivors[0]!]!.url}/metrics`)).text();
       expect(workerMetrics).toMatch(/assay_rows_total\{outcome="ok"\} \d+/);
+    } finally {
+      await Promise.all(procs.map((p) => p.stop()));
+      await fake.close();
+    }
+  });
+});
+
+describe('distributed: the shared call cache, across workers', () => {
+  let db: TestDatabase;
+  let dir: string;
+  beforeAll(async () => {
+    db = await getTestDatabase();
+    dir = await mkdtemp(join(tmpdir(), 'assay-dist-cache-'));
+  });
+  afterAll(async () => {
+    await db?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('answers an identical rerun without a call, whichever workers ran the first job', async () => {
+    const url = await db.createDatabase();
+    const { fake, callsBy } = await fakeJudge();
+    // One key for all: workers with different keys would not share entries, by design.
+    const common = { ASSAY_DATABASE_URL: url, ASSAY_PROVIDER_BASE_URL: fake.url, ASSAY_PROVIDER_API_KEY: 'shared', ASSAY_LOG_LEVEL: 'warn', ASSAY_CACHE: 'true' };
+    const procs: ServerProcess[] = [];
+    try {
+      const apiNode = await startServer({ env: common, args: ['--no-workers'] });
+      procs.push(apiNode);
+      for (let w = 1; w <= 2; w++) procs.push(await startServer({ command: 'worker', env: common }));
+      const rows = 400;
+      const first = await finished(apiNode.url, await uploadAndCreate(apiNode.url, dir, rows));
+      expect(first.status).toBe('completed');
+      expect(first.results).toMatchObject({ cache: { hits: 0, misses: rows } });
+      expect(callsBy.get('Bearer shared')).toBe(rows);
+      const rerun = await finished(apiNode.url, await uploadAndCreate(apiNode.url, dir, rows));
+      expect(rerun.results).toMatchObject({ label_counts: { good: rows, bad: 0 }, cache: { hits: rows, misses: 0 } });
+      expect(callsBy.get('Bearer shared')).toBe(rows);
     } finally {
       await Promise.all(procs.map((p) => p.stop()));
       await fake.close();

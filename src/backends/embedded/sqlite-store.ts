@@ -8,6 +8,7 @@ import { sha256Hex, type CachedCall } from '../../providers/call-cache.js';
 import type { JobStatus, RowCounts, RowResult, StatusUpdate } from '../../domain/types.js';
 import { RESULT_COLUMNS, toFile, toJob, toKey, toResult, transitioned, type FileRow, type JobRow, type KeyRow, type ResultRow } from '../records.js';
 import { TERMINAL_STATUSES } from '../../domain/types.js';
+import { CACHE_WRITE_DELAY_MS, cacheWriteBatchLimit, cacheWriteError } from '../cache-writes.js';
 
 /**
  * Each entry moves the schema one version forward; PRAGMA user_version records where a file is.
@@ -127,14 +128,6 @@ export function cacheKeyNumber(key: string): number {
   const hex = HEX_PREFIX.test(key) ? key : sha256Hex(key);
   return Number.parseInt(hex.slice(0, 13), 16);
 }
-
-/**
- * How long new cache entries wait to be written, in their own transaction: a batch of a tenth of
- * a second's replies touches fewer index pages per entry than the handful a row commit carries, and
- * the row commits, which a row's slot waits for, stay small. A crash loses at most these entries,
- * which only means calling the model again.
- */
-const CACHE_WRITE_DELAY_MS = 100;
 
 /** A row's values for `insertRow` and `saveRow`, in their columns' order. */
 function rowValues(jobId: string, r: RowResult): unknown[] {
@@ -296,8 +289,7 @@ export function openSqliteStore(file: string, opts: SqliteStoreOptions = {}): St
     } catch (err) {
       // Counted anew on the next write, since the rolled-back inserts were counted.
       cacheEntries = undefined;
-      const entries = cacheWrites.size;
-      cacheWriteFailure = new Error(`${entries} call cache ${entries === 1 ? 'entry' : 'entries'} could not be written: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      cacheWriteFailure = cacheWriteError(cacheWrites.size, err);
     } finally {
       cacheWrites.clear();
       cacheTouches.clear();
@@ -521,11 +513,10 @@ export function openSqliteStore(file: string, opts: SqliteStoreOptions = {}): St
       return { content: row.content, usage: row.usage === null ? null : (JSON.parse(row.usage) as CachedCall['usage']) };
     },
     async putCachedCall(key, value, maxEntries) {
-      // Written behind, many to a transaction: one commit per reply would cost more than the call saved.
+      // Written behind, many to a transaction (see cache-writes.ts).
       cacheWrites.set(key, value);
       cacheBound = maxEntries;
-      // Never hold back more than a tenth of the bound, so the bound is kept however small it is.
-      if (cacheWrites.size >= Math.min(256, Math.max(1, Math.floor(maxEntries / 10)))) writeCachedCalls();
+      if (cacheWrites.size >= cacheWriteBatchLimit(maxEntries)) writeCachedCalls();
       else cacheTimer ??= setTimeout(writeCachedCalls, CACHE_WRITE_DELAY_MS);
       if (cacheWriteFailure) {
         const failure = cacheWriteFailure;
@@ -533,6 +524,9 @@ export function openSqliteStore(file: string, opts: SqliteStoreOptions = {}): St
         throw failure;
       }
     },
+    // One process runs an embedded store's jobs, and its reads see the entries still waiting: they
+    // need not be written any sooner.
+    async flushCachedCalls() {},
     async insertApiKey(key) {
       q.insertKey.run(key);
     },

@@ -86,6 +86,47 @@ describe('postgres store across processes', () => {
     }
   });
 
+  it('writes cache entries behind, many to a statement; another process sees them once written', async () => {
+    const url = await db.createDatabase();
+    const [a, b] = await Promise.all([openPostgresStore(url), openPostgresStore(url)]);
+    try {
+      for (let i = 0; i < 300; i++) await a.putCachedCall(`k${i}`, { content: `v${i}`, usage: i % 2 ? null : { promptTokens: i, completionTokens: 1 } }, 1_000_000);
+      // The writer answers from what it has not written yet; a flush makes it everyone's.
+      expect(await a.getCachedCall('k299')).toEqual({ content: 'v299', usage: null });
+      await a.flushCachedCalls();
+      for (const i of [0, 1, 255, 256, 299]) {
+        expect(await b.getCachedCall(`k${i}`)).toEqual({ content: `v${i}`, usage: i % 2 ? null : { promptTokens: i, completionTokens: 1 } });
+      }
+      // Closing writes what was waiting.
+      await a.putCachedCall('last', { content: 'at close', usage: null }, 1_000_000);
+      await a.close();
+      expect(await b.getCachedCall('last')).toEqual({ content: 'at close', usage: null });
+    } finally {
+      await b.close();
+    }
+  });
+
+  it('tells the next put why a batch of cache writes failed, and leaves out a reply PostgreSQL cannot store', async () => {
+    const url = await db.createDatabase();
+    const store = await openPostgresStore(url);
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      await client.query(`CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'the disk says no'; END $$ LANGUAGE plpgsql`);
+      await client.query('CREATE TRIGGER refuse BEFORE INSERT ON call_cache FOR EACH ROW EXECUTE FUNCTION refuse()');
+      // A bound of 10 writes every entry at once, so the failure is known by the end of the put.
+      await expect(store.putCachedCall('k1', { content: 'one', usage: null }, 10)).rejects.toThrow('1 call cache entry could not be written: the disk says no');
+      await client.query('DROP TRIGGER refuse ON call_cache');
+      await store.putCachedCall('k2', { content: 'nul \u0000 inside', usage: null }, 10);
+      await store.putCachedCall('k3', { content: 'three', usage: null }, 10);
+      const { rows } = await client.query<{ key: string }>('SELECT key FROM call_cache ORDER BY key');
+      expect(rows.map((r) => r.key)).toEqual(['k3']);
+    } finally {
+      await client.end();
+      await store.close();
+    }
+  });
+
   it('saves 100,000 rows in a few seconds, in batches, last write winning', async () => {
     const store = await openPostgresStore(await db.createDatabase());
     try {

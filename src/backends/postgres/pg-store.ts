@@ -12,6 +12,7 @@ import { toFile, toJob, toKey, transitioned, type FileRow, type JobRow, type Key
 import { rowMethods } from './pg-rows.js';
 import { migrate } from './pg-schema.js';
 import { createPool, inTransaction, type PoolOptions } from './pg-sql.js';
+import { CACHE_WRITE_DELAY_MS, cacheWriteBatchLimit, cacheWriteError } from '../cache-writes.js';
 
 export type PostgresStoreOptions = PoolOptions;
 
@@ -36,7 +37,55 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
     throw err;
   }
   let cacheTick = 0;
+  const cacheClock = (): number => Date.now() * 1000 + (cacheTick++ % 1000);
   let cachePuts = 0;
+  let cacheBound = Number.POSITIVE_INFINITY;
+  /** New entries not yet sent, and the batch being written: both answer reads (see cache-writes.ts). */
+  let cacheWrites = new Map<string, { value: CachedCall; lastUsed: number }>();
+  let cacheWriting: typeof cacheWrites = new Map();
+  let cacheTimer: NodeJS.Timeout | null = null;
+  /** The batch writes, one after another, so a later batch never lands before an earlier one. */
+  let cacheFlushes: Promise<void> = Promise.resolve();
+  /** Why the last batch failed, until the next put reports it. */
+  let cacheWriteFailure: Error | null = null;
+
+  /** Writes the entries gathered so far in one statement, then keeps the bound now and then. */
+  async function writeCachedCalls(): Promise<void> {
+    if (cacheTimer) clearTimeout(cacheTimer);
+    cacheTimer = null;
+    if (cacheWrites.size === 0) return;
+    const batch = cacheWrites;
+    cacheWrites = new Map();
+    cacheWriting = batch;
+    const entries = [...batch];
+    try {
+      await pool.query(
+        `INSERT INTO call_cache (key, content, usage, last_used)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[])
+         ON CONFLICT (key) DO UPDATE SET last_used = excluded.last_used`,
+        [
+          entries.map(([key]) => key),
+          entries.map(([, e]) => e.value.content),
+          entries.map(([, e]) => (e.value.usage === null ? null : JSON.stringify(e.value.usage))),
+          entries.map(([, e]) => e.lastUsed),
+        ],
+      );
+      // Several processes share the table, so the bound is checked by count now and then, not kept in memory.
+      cachePuts += entries.length;
+      if (cachePuts >= CACHE_CHECK_EVERY || cacheBound <= CACHE_CHECK_EVERY) {
+        cachePuts = 0;
+        const n = Number((await one<{ n: string }>('SELECT COUNT(*) AS n FROM call_cache', []))?.n ?? 0);
+        if (n > cacheBound) {
+          await pool.query('DELETE FROM call_cache WHERE key IN (SELECT key FROM call_cache ORDER BY last_used LIMIT $1)', [n - Math.floor(cacheBound * 0.9)]);
+        }
+      }
+    } catch (err) {
+      cacheWriteFailure = cacheWriteError(entries.length, err);
+    } finally {
+      cacheWriting = new Map();
+    }
+  }
+  const flushCachedCalls = (): Promise<void> => (cacheFlushes = cacheFlushes.then(writeCachedCalls));
   const one = async <R extends pg.QueryResultRow>(sql: string, args: unknown[]): Promise<R | undefined> => (await pool.query<R>(sql, args)).rows[0];
   const changed = async (sql: string, args: unknown[]): Promise<boolean> => ((await pool.query(sql, args)).rowCount ?? 0) > 0;
 
@@ -155,24 +204,27 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
     ...rowMethods(pool),
 
     async getCachedCall(key) {
-      const row = await one<{ content: string; usage: string | null }>(
-        'UPDATE call_cache SET last_used = $2 WHERE key = $1 RETURNING content, usage',
-        [key, Date.now() * 1000 + (cacheTick++ % 1000)],
-      );
+      const waiting = cacheWrites.get(key) ?? cacheWriting.get(key);
+      if (waiting) return waiting.value;
+      const row = await one<{ content: string; usage: string | null }>('UPDATE call_cache SET last_used = $2 WHERE key = $1 RETURNING content, usage', [key, cacheClock()]);
       return row && { content: row.content, usage: row.usage === null ? null : (JSON.parse(row.usage) as CachedCall['usage']) };
     },
     async putCachedCall(key, value, maxEntries) {
-      await pool.query(
-        'INSERT INTO call_cache (key, content, usage, last_used) VALUES ($1, $2, $3, $4) ON CONFLICT (key) DO UPDATE SET last_used = excluded.last_used',
-        [key, value.content, value.usage === null ? null : JSON.stringify(value.usage), Date.now() * 1000 + (cacheTick++ % 1000)],
-      );
-      // Several processes share the table, so the bound is checked by count now and then, not kept in memory.
-      if (++cachePuts % CACHE_CHECK_EVERY !== 1 && maxEntries > CACHE_CHECK_EVERY) return;
-      const n = Number((await one<{ n: string }>('SELECT COUNT(*) AS n FROM call_cache', []))?.n ?? 0);
-      if (n > maxEntries) {
-        await pool.query('DELETE FROM call_cache WHERE key IN (SELECT key FROM call_cache ORDER BY last_used LIMIT $1)', [n - Math.floor(maxEntries * 0.9)]);
+      // A text column refuses NUL, and one such entry would fail its whole batch: not cached.
+      if (value.content.includes('\u0000')) return;
+      // Written behind, many to a statement (see cache-writes.ts): a row does not wait on a round
+      // trip for its reply's entry, except for the put that fills a batch.
+      cacheWrites.set(key, { value, lastUsed: cacheClock() });
+      cacheBound = maxEntries;
+      if (cacheWrites.size >= cacheWriteBatchLimit(maxEntries)) await flushCachedCalls();
+      else cacheTimer ??= setTimeout(() => void flushCachedCalls(), CACHE_WRITE_DELAY_MS);
+      if (cacheWriteFailure) {
+        const failure = cacheWriteFailure;
+        cacheWriteFailure = null;
+        throw failure;
       }
     },
+    flushCachedCalls,
     async insertApiKey(key) {
       await pool.query('INSERT INTO api_keys (id, owner_id, hash, prefix, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6)', [
         key.id,
@@ -197,6 +249,7 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
     },
 
     async close() {
+      await flushCachedCalls();
       await pool.end();
     },
   };
