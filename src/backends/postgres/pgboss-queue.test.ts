@@ -60,6 +60,33 @@ describe('pg-boss queue across nodes', () => {
     }
   });
 
+  it('starts a chunk queued by another node at once, not at the next poll, also after its listening connection was lost', async () => {
+    const url = await db.createDatabase();
+    const apiNode = await open(url);
+    // A poll this slow never finds the chunks within the test's waits: only a notification can.
+    const worker = await open(url, { pollIntervalMs: 600_000 });
+    const ran: string[] = [];
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    try {
+      const listening = async () =>
+        (await admin.query(`SELECT pid FROM pg_stat_activity WHERE application_name = 'assay-queue-listen' AND query LIKE 'LISTEN%'`)).rows as Array<{ pid: number }>;
+      worker.consume(async (t) => void ran.push(`${t.jobId}:${t.start}`), { concurrency: 2 });
+      // Once it listens, its first poll is done: what runs next was woken by a notification.
+      await until(async () => (await listening()).length === 1, 'the worker to listen');
+      await apiNode.enqueue([chunk('j1', 0), chunk('j1', 64)]);
+      await until(() => ran.length === 2, 'both chunks to run');
+
+      const [before] = await listening();
+      await admin.query('SELECT pg_terminate_backend($1)', [before!.pid]);
+      await until(async () => (await listening()).some((r) => r.pid !== before!.pid), 'the listener to connect again');
+      await apiNode.enqueue([chunk('j2', 0)]);
+      await until(() => ran.includes('j2:0'), 'the chunk queued after the reconnection to run');
+    } finally {
+      await admin.end();
+    }
+  });
+
   it('adds a key once while it is queued or running, and again once it is done', async () => {
     const url = await db.createDatabase();
     const [a, b] = await Promise.all([open(url), open(url)]);

@@ -12,9 +12,13 @@
  *   longer than its lease (a slow model, a low concurrency) without being presumed lost and run a
  *   second time beside the first.
  * - `cancel`, `pending` and `size` read pg-boss's job table by the job id kept in each task's data.
+ * - An enqueue notifies (PostgreSQL NOTIFY, sent as its transaction commits) and every consumer
+ *   listens on a connection of its own, so a chunk queued by the API node starts on a worker within
+ *   milliseconds rather than at the worker's next poll (about a second late on every job). The poll
+ *   stays, for a notification lost while the listening connection was down.
  */
 import PgBoss from 'pg-boss';
-import type pg from 'pg';
+import pg from 'pg';
 import type { RowChunk, TaskQueue } from '../../engine/contracts.js';
 import { createPool, ident, inTransaction } from './pg-sql.js';
 
@@ -133,6 +137,9 @@ export async function createPgBossQueue(source: string | PgBossConnection, optio
     await pool.query(`UPDATE ${jobs} SET started_on = now() WHERE name = $1 AND id = $2 AND state = 'active'`, [name, id]);
   };
   const consumer = createConsumer(boss, name, opts.pollIntervalMs, renew, options.onError ?? (() => {}), onQueueError);
+  // One channel per queue: a NOTIFY channel is an identifier of at most 63 bytes.
+  const channel = `assay:${opts.schema}.${name}`.slice(0, 63);
+  let listener: Listener | null = null;
   const count = async (sql: string, args: unknown[]): Promise<number> => (await pool.query<{ n: number }>(sql, args)).rows[0]!.n;
   let closing: Promise<void> | undefined;
 
@@ -152,10 +159,13 @@ export async function createPgBossQueue(source: string | PgBossConnection, optio
         if (fresh.size === 0) return;
         const inserts = [...fresh].map(([key, data]) => ({ name, data, singletonKey: key, ...taskOptions }));
         await boss.insert(inserts, { db: executorOf(client) });
+        // Delivered as the transaction commits, when the chunks can be fetched.
+        await client.query('SELECT pg_notify($1, $2)', [channel, '']);
       });
       consumer.nudge();
     },
     consume(handler, { concurrency }) {
+      listener ??= listen(pool.options, channel, consumer.nudge, onQueueError);
       consumer.start(handler, Math.max(1, concurrency));
     },
     async cancel(jobId) {
@@ -169,6 +179,7 @@ export async function createPgBossQueue(source: string | PgBossConnection, optio
     size: () => count(`SELECT count(*)::int AS n FROM ${jobs} WHERE name = $1 AND state < 'completed'`, [name]),
     close() {
       closing ??= (async () => {
+        await listener?.close();
         await consumer.stop();
         if (owned) {
           await boss.stop({ graceful: false, close: false });
@@ -291,6 +302,67 @@ function createConsumer(
       nudge();
       await loop;
       while (running.size > 0) await Promise.allSettled([...running]);
+    },
+  };
+}
+
+interface Listener {
+  close(): Promise<void>;
+}
+
+const LISTEN_RETRY_MS = 1000;
+
+/**
+ * Listens on `channel` on a connection of its own (a pooled one would be handed to others), and
+ * calls `onNotify` for each notification. A lost connection is made again a second later; until
+ * then the consumer's poll finds what was queued.
+ */
+function listen(config: pg.ClientConfig, channel: string, onNotify: () => void, onError: (err: unknown) => void): Listener {
+  let client: pg.Client | null = null;
+  let retry: NodeJS.Timeout | null = null;
+  let closed = false;
+
+  const again = (): void => {
+    if (closed || retry) return;
+    retry = setTimeout(() => {
+      retry = null;
+      void connect();
+    }, LISTEN_RETRY_MS);
+    retry.unref();
+  };
+
+  async function connect(): Promise<void> {
+    const c = new pg.Client({ ...config, application_name: 'assay-queue-listen' });
+    client = c;
+    c.on('notification', onNotify);
+    c.on('error', (err) => {
+      if (closed) return;
+      onError(err);
+      c.end().catch(() => {});
+      if (client === c) client = null;
+      again();
+    });
+    try {
+      await c.connect();
+      await c.query(`LISTEN ${ident(channel)}`);
+      // Whatever was queued while this connection was being made is found by the poll it wakes.
+      onNotify();
+    } catch (err) {
+      if (closed) return;
+      onError(err);
+      c.end().catch(() => {});
+      if (client === c) client = null;
+      again();
+    }
+  }
+
+  void connect();
+  return {
+    async close() {
+      closed = true;
+      if (retry) clearTimeout(retry);
+      await client?.end().catch(() => {});
+      client = null;
     },
   };
 }
