@@ -21,26 +21,8 @@ const PAGE = 1000;
  */
 const SAVE_BATCH = 2000;
 
-/**
- * One statement per batch: the columns travel as arrays and UNNEST turns them back into rows. A
- * redelivered result without its input keeps the input stored before. The job's row counters move
- * by what changed: all CTEs read one snapshot, so `before` holds the rows as they were.
- */
-const UPSERT = `
-  WITH before AS (
-    SELECT outcome FROM rows WHERE job_id = $1 AND row_index = ANY($2::int[])
-  ), saved AS (
-    INSERT INTO rows (job_id, row_index, outcome, label, score, choice, generation_failures, judge_failures, usage, fields, input)
-    SELECT $1, * FROM unnest($2::int[], $3::text[], $4::text[], $5::float8[], $6::text[], $7::int[], $8::int[], $9::text[], $10::text[], $11::text[])
-    ON CONFLICT (job_id, row_index) DO UPDATE SET outcome = excluded.outcome, label = excluded.label, score = excluded.score,
-      choice = excluded.choice, generation_failures = excluded.generation_failures, judge_failures = excluded.judge_failures,
-      usage = excluded.usage, fields = excluded.fields, input = COALESCE(excluded.input, rows.input)
-    RETURNING outcome
-  )
-  UPDATE jobs SET
-    rows_done = rows_done + (SELECT count(*) FROM saved) - (SELECT count(*) FROM before),
-    rows_failed = rows_failed + (SELECT count(*) FROM saved WHERE ${FAILED}) - (SELECT count(*) FROM before WHERE ${FAILED})
-  WHERE id = $1`;
+/** A batch of row results: `assay_save_rows` (pg-schema.ts) takes the job's lock and upserts. */
+const SAVE = 'SELECT assay_save_rows($1, $2::int[], $3::text[], $4::text[], $5::float8[], $6::text[], $7::int[], $8::int[], $9::text[], $10::text[], $11::text[])';
 
 const DELETE = `
   WITH gone AS (
@@ -52,12 +34,12 @@ const DELETE = `
   SELECT count(*)::int AS n FROM gone`;
 
 /**
- * Writers of one job's rows take turns on the job's row, so `before` is never missing a row
- * another writer is inserting (which would count it twice). Always jobs before rows: no deadlock.
+ * Writers of one job's rows take turns on the job's row (`assay_save_rows` takes it too), so the
+ * job's counters stay exact. Always jobs before rows: no deadlock.
  */
 const LOCK_JOB = 'SELECT 1 FROM jobs WHERE id = $1 FOR UPDATE';
 
-function upsertParams(jobId: string, rows: readonly RowResult[]): unknown[] {
+function saveParams(jobId: string, rows: readonly RowResult[]): unknown[] {
   return [
     jobId,
     rows.map((r) => r.rowIndex),
@@ -87,9 +69,14 @@ export function rowMethods(pool: pg.Pool): RowMethods {
     async saveRows(jobId, rows) {
       if (rows.length === 0) return;
       const unique = lastPerIndex(rows);
+      // One round trip for a batch (the row writer's batches are a few rows): the statement is its
+      // own transaction. A larger write goes in parts, in one transaction, so it lands whole.
+      if (unique.length <= SAVE_BATCH) {
+        await pool.query(SAVE, saveParams(jobId, unique));
+        return;
+      }
       await inTransaction(pool, async (client) => {
-        await client.query(LOCK_JOB, [jobId]);
-        for (let i = 0; i < unique.length; i += SAVE_BATCH) await client.query(UPSERT, upsertParams(jobId, unique.slice(i, i + SAVE_BATCH)));
+        for (let i = 0; i < unique.length; i += SAVE_BATCH) await client.query(SAVE, saveParams(jobId, unique.slice(i, i + SAVE_BATCH)));
       });
     },
     async doneRowIndexes(jobId, from, to) {

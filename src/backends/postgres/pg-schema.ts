@@ -98,6 +98,39 @@ export const MIGRATIONS: readonly Migration[] = [
     // When the finalization claim was made, so a claim whose holder died can be taken over.
     sql: `ALTER TABLE jobs ADD COLUMN finalizing_since timestamptz;`,
   },
+  {
+    version: 4,
+    // A batch of row results in one round trip (see saveRows in pg-rows.ts): it was four (BEGIN,
+    // the job's lock, the upsert, COMMIT), which a row's slot waited for. Writers of one job's rows
+    // take turns on the job's row, so \`before\` never misses a row another writer is inserting
+    // (which would count it twice); a volatile function's statements each see what committed before
+    // they start, so the upsert sees every row written before the lock was granted. The columns
+    // come as arrays; all CTEs of the upsert read one snapshot, so \`before\` holds the rows as they
+    // were. A redelivered result without its input keeps the input stored before.
+    sql: `
+      CREATE FUNCTION assay_save_rows(p_job text, p_index int[], p_outcome text[], p_label text[], p_score float8[], p_choice text[],
+                                      p_generation_failures int[], p_judge_failures int[], p_usage text[], p_fields text[], p_input text[])
+      RETURNS void LANGUAGE plpgsql AS $$
+      BEGIN
+        PERFORM 1 FROM jobs WHERE id = p_job FOR UPDATE;
+        WITH before AS (
+          SELECT outcome FROM rows WHERE job_id = p_job AND row_index = ANY(p_index)
+        ), saved AS (
+          INSERT INTO rows (job_id, row_index, outcome, label, score, choice, generation_failures, judge_failures, usage, fields, input)
+          SELECT p_job, * FROM unnest(p_index, p_outcome, p_label, p_score, p_choice, p_generation_failures, p_judge_failures, p_usage, p_fields, p_input)
+          ON CONFLICT (job_id, row_index) DO UPDATE SET outcome = excluded.outcome, label = excluded.label, score = excluded.score,
+            choice = excluded.choice, generation_failures = excluded.generation_failures, judge_failures = excluded.judge_failures,
+            usage = excluded.usage, fields = excluded.fields, input = COALESCE(excluded.input, rows.input)
+          RETURNING outcome
+        )
+        UPDATE jobs SET
+          rows_done = rows_done + (SELECT count(*) FROM saved) - (SELECT count(*) FROM before),
+          rows_failed = rows_failed + (SELECT count(*) FROM saved WHERE outcome IN ('generation_failed', 'judge_failed'))
+                                    - (SELECT count(*) FROM before WHERE outcome IN ('generation_failed', 'judge_failed'))
+        WHERE id = p_job;
+      END
+      $$;`,
+  },
 ];
 
 /**
