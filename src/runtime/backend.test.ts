@@ -51,3 +51,34 @@ describe('a backend opened without a queue (the API thread beside an engine thre
     }
   });
 });
+
+describe('a distributed backend whose database drops its connections', () => {
+  it('carries on (a restart, a failover): no crash, and the next queries reconnect', async () => {
+    const url = await db.createDatabase();
+    const backend = await openBackend(configFor(url), () => {});
+    try {
+      // Connections open in every pool: the store's, the node's (files, heartbeat) and the queue's.
+      await backend.ping();
+      await backend.store.jobCounts();
+      await backend.queue.size();
+      const admin = new pg.Client({ connectionString: url });
+      await admin.connect();
+      try {
+        const { rows } = await admin.query<{ n: number }>(
+          `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`,
+        );
+        expect(rows[0]!.n).toBeGreaterThanOrEqual(3);
+      } finally {
+        await admin.end();
+      }
+      // An idle connection's error reaches its pool as an event; one without a listener would
+      // have ended the process (and failed this run) by the time these answer.
+      await expect.poll(() => backend.ping().then(() => true, () => false), { timeout: 10_000 }).toBe(true);
+      expect(await backend.store.jobCounts()).toEqual({});
+      expect(await backend.queue.size()).toBe(0);
+    } finally {
+      await backend.queue.close();
+      await backend.close();
+    }
+  });
+});

@@ -76,15 +76,17 @@ export async function openBackend(config: Config, onTaskError: (err: unknown, ta
     };
   }
   // Loaded only for the distributed shape, so the embedded one starts without them.
-  const [{ default: pg }, { openPostgresStore }, { openPostgresBlobStore }, { createPgBossQueue }] = await Promise.all([
-    import('pg'),
+  const [{ createPool }, { openPostgresStore }, { openPostgresBlobStore }, { createPgBossQueue }] = await Promise.all([
+    import('../backends/postgres/pg-sql.js'),
     import('../backends/postgres/pg-store.js'),
     import('../backends/postgres/pg-blob-store.js'),
     import('../backends/postgres/pgboss-queue.js'),
   ]);
   const { startHeartbeat } = await import('../backends/postgres/node-registry.js');
   const store = await openPostgresStore(config.databaseUrl);
-  const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 4 });
+  // With an error listener, like every pool here: an idle connection the server drops (a restart,
+  // a failover) is discarded by the pool instead of crashing the process; queries say their own errors.
+  const pool = createPool(config.databaseUrl, { max: 4, applicationName: 'assay-node' });
   try {
     // File contents live in PostgreSQL; the data directory is only this node's cache of them.
     const blobs = await openPostgresBlobStore(pool, path.join(config.dataDir, 'cache'));
