@@ -22,6 +22,7 @@ import { Pool } from 'undici';
 import type { ApiLoadResult } from './api-load.js';
 import { peakRssMb, startProcess, type Proc } from './processes.js';
 import { createReplyTurns } from '../src/providers/reply-turns.js';
+import { getTestDatabase, type TestDatabase } from '../test/support/postgres.js';
 
 interface Scenario {
   name: string;
@@ -50,6 +51,13 @@ interface Scenario {
    * back together. Against the same loop without it, this shows what that costs.
    */
   onePerTurn?: boolean;
+  /**
+   * The distributed shape: an API node (no workers) and one worker node on PostgreSQL (the test
+   * server from test/support, or TEST_DATABASE_URL). Jobs go to the API node; the CPU and peak
+   * memory columns are the worker's, the process that runs the rows (PostgreSQL's own CPU is not
+   * in them).
+   */
+  distributed?: boolean;
   limitSeconds: number;
 }
 
@@ -84,6 +92,7 @@ const SCENARIOS: Scenario[] = [
   { name: 'latency-50ms', rows: 10_000, latencyMs: 50, concurrency: 64, again: true, limitSeconds: 120 },
   { name: 'instant', rows: 10_000, latencyMs: 0, concurrency: 64, again: true, limitSeconds: 120 },
   { name: 'api-under-load', rows: 4_000, latencyMs: 50, concurrency: 64, apiLoad: true, again: true, limitSeconds: 120 },
+  { name: 'distributed-50ms', rows: 10_000, latencyMs: 50, concurrency: 64, again: true, distributed: true, limitSeconds: 120 },
   { name: 'bare-loop-200ms', rows: 1_000, latencyMs: 200, concurrency: 64, again: false, bare: true, limitSeconds: 60 },
   { name: 'bare-loop-50ms', rows: 10_000, latencyMs: 50, concurrency: 64, again: false, bare: true, limitSeconds: 120 },
   { name: 'bare-loop-instant', rows: 10_000, latencyMs: 0, concurrency: 64, again: false, bare: true, limitSeconds: 120 },
@@ -247,36 +256,47 @@ async function runScenario(s: Scenario): Promise<RunOutcome> {
   const dir = mkdtempSync(path.join(os.tmpdir(), `assay-bench-${s.name}-`));
   let fake: Proc | undefined;
   let server: Proc | undefined;
+  let worker: Proc | undefined;
+  let db: TestDatabase | undefined;
   try {
     const dataset = path.join(dir, 'data.jsonl');
     await writeDataset(dataset, s.rows);
     fake = await startProcess('dist/testing/fake-provider.js', ['--port', '0', '--latency-ms', String(s.latencyMs), '--verdicts'], {}, /listening on (http:\/\/\S+\/v1)/);
     await warmUpFake(fake.url);
+    const env: Record<string, string> = { PORT: '0', HOST: '127.0.0.1', ASSAY_DATA_DIR: path.join(dir, 'data'), ASSAY_PROVIDER_BASE_URL: fake.url, ASSAY_LOG_LEVEL: 'warn' };
+    if (s.distributed) {
+      db = await getTestDatabase();
+      env['ASSAY_DATABASE_URL'] = await db.createDatabase();
+    }
     const spawned = performance.now();
-    server = await startProcess(
-      'dist/cli/main.js',
-      ['serve'],
-      { PORT: '0', HOST: '127.0.0.1', ASSAY_DATA_DIR: path.join(dir, 'data'), ASSAY_PROVIDER_BASE_URL: fake.url, ASSAY_LOG_LEVEL: 'warn' },
-      /listening on (http:\/\/\S+?)[\s)]/,
-      { nodeArgs: serverNodeArgs },
-    );
+    server = await startProcess('dist/cli/main.js', s.distributed ? ['serve', '--no-workers'] : ['serve'], env, /listening on (http:\/\/\S+?)[\s)]/, {
+      nodeArgs: serverNodeArgs,
+    });
+    if (s.distributed) {
+      worker = await startProcess('dist/cli/main.js', ['worker'], { ...env, ASSAY_DATA_DIR: path.join(dir, 'worker') }, /worker listening on (http:\/\/\S+?)[\s)]/, {
+        nodeArgs: serverNodeArgs,
+      });
+    }
+    // The process that runs the rows: its CPU and memory are the ones the table shows.
+    const rowsPid = (worker ?? server).child.pid!;
     const form = new FormData();
     form.append('purpose', 'eval');
     form.append('file_name', 'data.jsonl');
     form.append('file', await openAsBlob(dataset), 'data.jsonl');
     const file = await json<{ id: string }>(await fetch(`${server.url}/v1/files/upload`, { method: 'POST', body: form }));
-    const first = await runJob(s, server.url, file.id, 'bench-judge', server.child.pid!);
+    const first = await runJob(s, server.url, file.id, 'bench-judge', rowsPid);
     const firstDone = performance.now();
     // Another judge model, so the second job makes every call again instead of reading the cache.
-    const warm = s.again ? await runJob(s, server.url, file.id, 'bench-judge-2', server.child.pid!) : null;
-    const peakMb = peakRssMb(server.child.pid!);
+    const warm = s.again ? await runJob(s, server.url, file.id, 'bench-judge-2', rowsPid) : null;
+    const peakMb = peakRssMb(rowsPid);
     const stopping = performance.now();
-    await server.stop();
+    await Promise.all([server.stop(), worker?.stop()]);
     const wholeS = (firstDone - spawned + (performance.now() - stopping)) / 1000;
     return { first, warm, peakMb, startupMs: server.startedMs, wholeS };
   } finally {
-    await server?.stop();
+    await Promise.all([server?.stop(), worker?.stop()]);
     await fake?.stop();
+    await db?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }
