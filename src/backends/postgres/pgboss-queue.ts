@@ -342,6 +342,12 @@ function listen(config: pg.ClientConfig, channel: string, onNotify: () => void, 
       if (client === c) client = null;
       again();
     });
+    // Ended without an error (the server closed it cleanly): listen again all the same.
+    c.on('end', () => {
+      if (closed || client !== c) return;
+      client = null;
+      again();
+    });
     try {
       await c.connect();
       await c.query(`LISTEN ${ident(channel)}`);
