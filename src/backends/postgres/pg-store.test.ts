@@ -106,6 +106,27 @@ describe('postgres store across processes', () => {
     }
   });
 
+  it('reads a cached call without writing, and marks it used with the next batch', async () => {
+    const url = await db.createDatabase();
+    const store = await openPostgresStore(url);
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    const lastUsed = async () => Number((await client.query<{ t: string }>(`SELECT last_used AS t FROM call_cache WHERE key = 'k'`)).rows[0]!.t);
+    try {
+      await store.putCachedCall('k', { content: 'reply', usage: null }, 1_000_000);
+      await store.flushCachedCalls();
+      const written = await lastUsed();
+      expect(await store.getCachedCall('k')).toEqual({ content: 'reply', usage: null });
+      // The hit rewrote nothing yet: a read is a read.
+      expect(await lastUsed()).toBe(written);
+      await store.flushCachedCalls();
+      expect(await lastUsed()).toBeGreaterThan(written);
+    } finally {
+      await client.end();
+      await store.close();
+    }
+  });
+
   it('tells the next put why a batch of cache writes failed, and leaves out a reply PostgreSQL cannot store', async () => {
     const url = await db.createDatabase();
     const store = await openPostgresStore(url);

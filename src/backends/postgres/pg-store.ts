@@ -43,22 +43,37 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
   /** New entries not yet sent, and the batch being written: both answer reads (see cache-writes.ts). */
   let cacheWrites = new Map<string, { value: CachedCall; lastUsed: number }>();
   let cacheWriting: typeof cacheWrites = new Map();
+  /**
+   * Entries read since the last write, and when: marked used with the next batch, not with an
+   * UPDATE per read (a read was a write before, rewriting the entry's row on every hit).
+   */
+  let cacheTouches = new Map<string, number>();
   let cacheTimer: NodeJS.Timeout | null = null;
   /** The batch writes, one after another, so a later batch never lands before an earlier one. */
   let cacheFlushes: Promise<void> = Promise.resolve();
   /** Why the last batch failed, until the next put reports it. */
   let cacheWriteFailure: Error | null = null;
 
-  /** Writes the entries gathered so far in one statement, then keeps the bound now and then. */
+  /** Writes the entries and marks gathered so far, a statement each, then keeps the bound now and then. */
   async function writeCachedCalls(): Promise<void> {
     if (cacheTimer) clearTimeout(cacheTimer);
     cacheTimer = null;
-    if (cacheWrites.size === 0) return;
+    if (cacheWrites.size === 0 && cacheTouches.size === 0) return;
     const batch = cacheWrites;
     cacheWrites = new Map();
     cacheWriting = batch;
     const entries = [...batch];
+    const touches = [...cacheTouches];
+    cacheTouches = new Map();
     try {
+      if (touches.length > 0) {
+        await pool.query(
+          `UPDATE call_cache SET last_used = GREATEST(call_cache.last_used, used.at)
+           FROM unnest($1::text[], $2::bigint[]) AS used(key, at) WHERE call_cache.key = used.key`,
+          [touches.map(([key]) => key), touches.map(([, at]) => at)],
+        );
+      }
+      if (entries.length === 0) return;
       await pool.query(
         `INSERT INTO call_cache (key, content, usage, last_used)
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[])
@@ -206,8 +221,11 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
     async getCachedCall(key) {
       const waiting = cacheWrites.get(key) ?? cacheWriting.get(key);
       if (waiting) return waiting.value;
-      const row = await one<{ content: string; usage: string | null }>('UPDATE call_cache SET last_used = $2 WHERE key = $1 RETURNING content, usage', [key, cacheClock()]);
-      return row && { content: row.content, usage: row.usage === null ? null : (JSON.parse(row.usage) as CachedCall['usage']) };
+      const row = await one<{ content: string; usage: string | null }>('SELECT content, usage FROM call_cache WHERE key = $1', [key]);
+      if (!row) return undefined;
+      cacheTouches.set(key, cacheClock());
+      cacheTimer ??= setTimeout(() => void flushCachedCalls(), CACHE_WRITE_DELAY_MS);
+      return { content: row.content, usage: row.usage === null ? null : (JSON.parse(row.usage) as CachedCall['usage']) };
     },
     async putCachedCall(key, value, maxEntries) {
       // A text column refuses NUL, and one such entry would fail its whole batch: not cached.
