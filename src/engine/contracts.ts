@@ -153,8 +153,12 @@ export interface TaskQueue {
   readonly local?: boolean;
   /** Adds tasks; a task whose key (job, start) is already queued or running is not added twice. */
   enqueue(tasks: readonly RowChunk[]): Promise<void>;
-  /** Starts delivering tasks to `handler`, at most `concurrency` at once. */
-  consume(handler: (task: RowChunk) => Promise<void>, opts: { concurrency: number }): void;
+  /**
+   * Starts delivering tasks to `handler`, at most `concurrency` at once. A shared queue aborts
+   * `lost` when it learns that a task it delivered here was given to another consumer (its lease
+   * ended, say after a long pause): the handler should start no more of that task's work.
+   */
+  consume(handler: (task: RowChunk, lost?: AbortSignal) => Promise<void>, opts: { concurrency: number }): void;
   /** Drops a job's queued tasks (running ones finish). */
   cancel(jobId: string): Promise<void>;
   /** Number of tasks of a job that are queued or running (a query on a shared queue, hence async). */

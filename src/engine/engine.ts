@@ -236,7 +236,8 @@ export function createEngine(deps: EngineDeps): Engine {
     return entry;
   }
 
-  async function runChunk(task: RowChunk): Promise<void> {
+  /** Runs a chunk's rows not yet done; once `lost` is aborted (the chunk went elsewhere), starts no more of them. */
+  async function runChunk(task: RowChunk, lost?: AbortSignal): Promise<void> {
     const job = await store.getJob(task.jobId);
     if (!job || TERMINAL_STATUSES.has(job.status) || job.cancelRequested) return;
     let state: ActiveJob;
@@ -264,7 +265,7 @@ export function createEngine(deps: EngineDeps): Engine {
       // A row holds its slot until its result is written, so the rows a crash can cost are the
       // rows in flight.
       const evaluated = state.rowSlots.acquire(row.index).then(async () => {
-        if (state.abort.signal.aborted) return;
+        if (state.abort.signal.aborted || lost?.aborted) return;
         try {
           const result = await evaluateRow(state.ctx, row.index, row.data);
           // A row cut short by an abort (cancel, shutdown, a fatal error) is not a result: it runs again on resume.
@@ -293,14 +294,19 @@ export function createEngine(deps: EngineDeps): Engine {
       if (closed) throw new ChunkAbandoned(job.id);
       return;
     }
+    if (lost?.aborted) {
+      // Another worker runs the chunk now; its rows done here are stored and will be skipped there.
+      log('warn', 'a chunk went to another worker while it ran here (its lease ended); stopped it', { job: job.id, start: task.start });
+      return;
+    }
     if ((await store.countRows(job.id)) >= job.rowCount) await finalize(job.id);
   }
 
   /** Runs a chunk, remembered per job so a cancel can wait for the job's chunks to stop. */
-  function runTracked(task: RowChunk): Promise<void> {
+  function runTracked(task: RowChunk, lost?: AbortSignal): Promise<void> {
     let set = runningChunks.get(task.jobId);
     if (!set) runningChunks.set(task.jobId, (set = new Set()));
-    const run = runChunk(task).finally(() => {
+    const run = runChunk(task, lost).finally(() => {
       set.delete(run);
       if (set.size === 0) runningChunks.delete(task.jobId);
     });
@@ -532,8 +538,8 @@ export function createEngine(deps: EngineDeps): Engine {
       const { consume = true, resume = true } = opts;
       if (consume) {
         queue.consume(
-          (task) =>
-            runTracked(task).catch(async (err: unknown) => {
+          (task, lost) =>
+            runTracked(task, lost).catch(async (err: unknown) => {
               if (err instanceof ChunkAbandoned) throw err;
               // An unexpected failure (not a row's): end the job rather than leave it running forever.
               log('error', 'chunk failed', { job: task.jobId, err: err instanceof Error ? err.stack : String(err) });

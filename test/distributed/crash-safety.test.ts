@@ -7,6 +7,7 @@
 import { readFile, writeFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeProvider, validVerdictReply, type FakeChatRequest, type FakeProvider } from '../../src/testing/fake-provider.js';
 import { getTestDatabase, type TestDatabase } from '../support/postgres.js';
@@ -28,7 +29,7 @@ async function api<T>(base: string, path: string, init?: RequestInit): Promise<T
   return JSON.parse(text) as T;
 }
 
-async function uploadAndCreate(base: string, dir: string, rows = ROWS): Promise<string> {
+async function uploadAndCreate(base: string, dir: string, rows = ROWS, workers = WORKERS_PER_JOB): Promise<string> {
   const file = join(dir, 'data.jsonl');
   await writeFile(file, Array.from({ length: rows }, (_, i) => JSON.stringify({ q: `question ${i}`, a: `answer ${i}` })).join('\n') + '\n');
   const form = new FormData();
@@ -43,7 +44,7 @@ async function uploadAndCreate(base: string, dir: string, rows = ROWS): Promise<
       type: 'classify',
       parameters: {
         input_data_file_path: uploaded.id,
-        judge: { model: 'judge', model_source: 'serverless', system_template: 'Grade {{q}}', num_workers: WORKERS_PER_JOB },
+        judge: { model: 'judge', model_source: 'serverless', system_template: 'Grade {{q}}', num_workers: workers },
         model_to_evaluate: 'a',
         labels: ['good', 'bad'],
         pass_labels: ['good'],
@@ -67,13 +68,13 @@ async function finished(base: string, id: string): Promise<Status> {
 }
 
 /** Checks the result file: every dataset row exactly once, in order. */
-async function expectEveryRowOnce(base: string, s: Status): Promise<void> {
+async function expectEveryRowOnce(base: string, s: Status, rows = ROWS): Promise<void> {
   expect(s.status).toBe('completed');
-  expect(s.results).toMatchObject({ label_counts: { good: ROWS, bad: 0 }, judge_fail_count: 0 });
+  expect(s.results).toMatchObject({ label_counts: { good: rows, bad: 0 }, judge_fail_count: 0 });
   const res = await fetch(`${base}/v1/files/${String(s.results?.result_file_id)}/content`);
   const lines = (await res.text()).trim().split('\n').map((l) => JSON.parse(l) as { q: string; label: string });
-  expect(lines).toHaveLength(ROWS);
-  expect(new Set(lines.map((l) => l.q)).size).toBe(ROWS);
+  expect(lines).toHaveLength(rows);
+  expect(new Set(lines.map((l) => l.q)).size).toBe(rows);
   expect(lines.every((l, i) => l.q === `question ${i}` && l.label === 'good')).toBe(true);
 }
 
@@ -216,6 +217,51 @@ describe('distributed: the shared call cache, across workers', () => {
       expect(rerun.results).toMatchObject({ label_counts: { good: rows, bad: 0 }, cache: { hits: rows, misses: 0 } });
       expect(callsBy.get('Bearer shared')).toBe(rows);
     } finally {
+      await Promise.all(procs.map((p) => p.stop()));
+      await fake.close();
+    }
+  });
+});
+
+describe('distributed: a chunk whose lease ends while its worker runs it', () => {
+  let db: TestDatabase;
+  let dir: string;
+  beforeAll(async () => {
+    db = await getTestDatabase();
+    dir = await mkdtemp(join(tmpdir(), 'assay-dist-lease-'));
+  });
+  afterAll(async () => {
+    await db?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('stops the run that lost it, and the job completes with every row once', async () => {
+    const url = await db.createDatabase();
+    const { fake } = await fakeJudge();
+    // Leases renewed every third of a second, and chunks that take longer than that: with two
+    // calls at a time, a 64-row chunk runs about half a second, and four wait their turn.
+    const common = { ASSAY_DATABASE_URL: url, ASSAY_PROVIDER_BASE_URL: fake.url, ASSAY_LOG_LEVEL: 'warn', ASSAY_CHUNK_LEASE_SECONDS: '1' };
+    const procs: ServerProcess[] = [];
+    const admin = new pg.Client({ connectionString: url });
+    try {
+      const apiNode = await startServer({ env: common, args: ['--no-workers'] });
+      procs.push(apiNode);
+      const worker = await startServer({ command: 'worker', env: common });
+      procs.push(worker);
+      const rows = 400;
+      const id = await uploadAndCreate(apiNode.url, dir, rows, 2);
+      await untilDone(apiNode.url, id, 100);
+      // What pg-boss's maintenance does to chunks whose lease ended (a worker paused past it): back
+      // to the queue. The worker takes them again as new deliveries; the runs it had learn at
+      // their next renewal that they lost their chunks.
+      await admin.connect();
+      const { rowCount } = await admin.query(`UPDATE pgboss.job SET state = 'retry' WHERE name = 'assay-chunks' AND state = 'active'`);
+      expect(rowCount).toBeGreaterThan(0);
+      const done = await finished(apiNode.url, id);
+      await expectEveryRowOnce(apiNode.url, done, rows);
+      expect(worker.stdout() + worker.stderr()).toContain('went to another worker while it ran here');
+    } finally {
+      await admin.end().catch(() => {});
       await Promise.all(procs.map((p) => p.stop()));
       await fake.close();
     }

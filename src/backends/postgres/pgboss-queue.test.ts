@@ -87,6 +87,51 @@ describe('pg-boss queue across nodes', () => {
     }
   });
 
+  it('tells a worker that a chunk it runs went back to the queue, and leaves it to the next delivery', async () => {
+    const url = await db.createDatabase();
+    const q = await open(url, { leaseSeconds: 1, retryDelaySeconds: 0 });
+    const deliveries: AbortSignal[] = [];
+    let firstReturned = false;
+    const second = gate();
+    q.consume(
+      async (_task, lost) => {
+        deliveries.push(lost!);
+        if (deliveries.length === 1) {
+          await until(() => lost!.aborted, 'the first delivery to learn that it lost the chunk');
+          firstReturned = true;
+        } else {
+          await second.opened;
+        }
+      },
+      { concurrency: 2 },
+    );
+    await q.enqueue([chunk('j1', 0)]);
+    await until(() => deliveries.length === 1, 'the chunk to start');
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    try {
+      const job = async () =>
+        (await admin.query<{ state: string; retry_count: number; started_on: Date }>(`SELECT state, retry_count, started_on FROM pgboss.job WHERE name = 'assay-chunks'`)).rows[0]!;
+      // What pg-boss's maintenance does to a chunk whose lease ended: back to the queue, to retry.
+      await admin.query(`UPDATE pgboss.job SET state = 'retry' WHERE name = 'assay-chunks' AND state = 'active'`);
+      await until(() => deliveries.length === 2 && firstReturned, 'the chunk delivered again, and the first delivery told and returned');
+      // Two renewals by the second delivery after the first returned: had the first completed the
+      // chunk on its way out, the second could renew no more (and would be told it lost it).
+      for (let renewals = 0; renewals < 2; renewals++) {
+        const before = (await job()).started_on.getTime();
+        await until(async () => (await job()).started_on.getTime() > before, 'a renewal by the second delivery');
+      }
+      expect(deliveries[1]!.aborted).toBe(false);
+      expect(await job()).toMatchObject({ state: 'active', retry_count: 1 });
+      second.open();
+      await until(async () => (await q.size()) === 0, 'the second delivery to complete the chunk');
+      expect(await job()).toMatchObject({ state: 'completed', retry_count: 1 });
+    } finally {
+      second.open();
+      await admin.end();
+    }
+  });
+
   it('adds a key once while it is queued or running, and again once it is done', async () => {
     const url = await db.createDatabase();
     const [a, b] = await Promise.all([open(url), open(url)]);

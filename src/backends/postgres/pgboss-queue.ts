@@ -131,10 +131,18 @@ export async function createPgBossQueue(source: string | PgBossConnection, optio
    * Restarts a running chunk's lease. pg-boss 10 has no call for this; its maintenance presumes an
    * active job lost once `started_on + expire_in` has passed, so the renewal moves `started_on`
    * (which then reads as the last renewal). `expire_in` stays as queued: a chunk handed back and
-   * retried keeps the lease it was given.
+   * retried keeps the lease it was given. A chunk is this worker's only for the delivery it was
+   * fetched with: pg-boss counts a delivery after the first in `retry_count`, so a renewal that
+   * finds no active chunk with that count learns that the chunk's lease ended and it went back to
+   * the queue (or to another worker).
    */
-  const renew = async (id: string): Promise<void> => {
-    await pool.query(`UPDATE ${jobs} SET started_on = now() WHERE name = $1 AND id = $2 AND state = 'active'`, [name, id]);
+  const renew = async (id: string, delivery: number): Promise<boolean> => {
+    const { rowCount } = await pool.query(`UPDATE ${jobs} SET started_on = now() WHERE name = $1 AND id = $2 AND state = 'active' AND retry_count = $3`, [
+      name,
+      id,
+      delivery,
+    ]);
+    return (rowCount ?? 0) > 0;
   };
   const consumer = createConsumer(boss, name, opts.pollIntervalMs, renew, options.onError ?? (() => {}), onQueueError);
   // One channel per queue: a NOTIFY channel is an identifier of at most 63 bytes.
@@ -196,7 +204,7 @@ const keyOf = (t: RowChunk): string => `${t.jobId}:${t.start}`;
 const chunkOf = ({ jobId, start, end, offset }: RowChunk): RowChunk => ({ jobId, start, end, ...(offset ? { offset } : {}) });
 
 interface Consumer {
-  start(handler: (task: RowChunk) => Promise<void>, concurrency: number): void;
+  start(handler: (task: RowChunk, lost: AbortSignal) => Promise<void>, concurrency: number): void;
   /** Something changed (a chunk was queued here, a slot freed): look for chunks now. */
   nudge(): void;
   /** Stops fetching and waits for running handlers and their acknowledgements. */
@@ -208,12 +216,12 @@ function createConsumer(
   boss: PgBoss,
   name: string,
   pollIntervalMs: number,
-  renew: (id: string) => Promise<void>,
+  renew: (id: string, delivery: number) => Promise<boolean>,
   onError: (err: unknown, task: RowChunk) => void,
   onQueueError: (err: unknown) => void,
 ): Consumer {
   const running = new Set<Promise<void>>();
-  let handler: ((task: RowChunk) => Promise<void>) | undefined;
+  let handler: ((task: RowChunk, lost: AbortSignal) => Promise<void>) | undefined;
   let concurrency = 1;
   let loop: Promise<void> | undefined;
   let stopping = false;
@@ -238,21 +246,31 @@ function createConsumer(
       wake = done;
     });
 
-  function run(job: PgBoss.Job<RowChunk>, fn: (task: RowChunk) => Promise<void>): void {
+  function run(job: PgBoss.JobWithMetadata<RowChunk>, fn: (task: RowChunk, lost: AbortSignal) => Promise<void>): void {
     const task = chunkOf(job.data);
+    const lost = new AbortController();
     // The lease this chunk was queued with (the enqueuer's setting), renewed while it runs. A
     // renewal that fails (the database away) is tried again; should all fail, the lease ends and
-    // the chunk runs elsewhere, as for a dead worker.
-    const renewal = setInterval(() => void renew(job.id).catch(onQueueError), Math.max(100, (job.expireInSeconds * 1000) / 3));
+    // the chunk runs elsewhere, as for a dead worker. A renewal that finds the chunk gone tells
+    // the handler, which starts no more of its rows.
+    const renewal = setInterval(() => {
+      renew(job.id, job.retryCount).then((held) => {
+        if (!held && !lost.signal.aborted) lost.abort(new Error(`chunk ${task.jobId}:${task.start} went back to the queue: its lease ended`));
+      }, onQueueError);
+    }, Math.max(100, (job.expireInSeconds * 1000) / 3));
     renewal.unref();
     const settle = async (): Promise<void> => {
       try {
-        await fn(task);
+        await fn(task, lost.signal);
       } catch (err) {
         onError(err, task);
+        if (lost.signal.aborted) return;
         await boss.fail(name, job.id, { message: err instanceof Error ? err.message : String(err) }).catch((e: unknown) => onError(e, task));
         return;
       }
+      // A chunk that went to another delivery is that one's to complete: completing it here would
+      // end the other worker's run of it.
+      if (lost.signal.aborted) return;
       // If this fails the chunk's lease ends and it runs again; its finished rows are skipped.
       await boss.complete(name, job.id).catch((e: unknown) => onError(e, task));
     };
@@ -269,9 +287,10 @@ function createConsumer(
       const free = concurrency - running.size;
       if (free > 0 && handler) {
         nudged = false;
-        let fetched: PgBoss.Job<RowChunk>[] = [];
+        let fetched: PgBoss.JobWithMetadata<RowChunk>[] = [];
         try {
-          fetched = await boss.fetch<RowChunk>(name, { batchSize: free });
+          // With metadata: the delivery count a renewal checks (see renew).
+          fetched = await boss.fetch<RowChunk>(name, { batchSize: free, includeMetadata: true });
         } catch (err) {
           onQueueError(err);
         }
