@@ -20,8 +20,22 @@ export function cacheWriteBatchLimit(maxEntries: number): number {
   return Math.min(256, Math.max(1, Math.floor(maxEntries / 10)));
 }
 
-/** The error a put rejects with after a batch of entries could not be written. */
-export function cacheWriteError(entries: number, cause: unknown): Error {
-  const why = cause instanceof Error ? cause.message : String(cause);
-  return new Error(`${entries} call cache ${entries === 1 ? 'entry' : 'entries'} could not be written: ${why}`, { cause });
+/**
+ * The failure of the last batch of entries that could not be written, kept for the next put to
+ * reject with (a batch written on a timer has no caller to tell), so the cache's user can log it.
+ */
+export function createCacheWriteFailures() {
+  let kept: Error | null = null;
+  return {
+    record(entries: number, cause: unknown): void {
+      const why = cause instanceof Error ? cause.message : String(cause);
+      kept = new Error(`${entries} call cache ${entries === 1 ? 'entry' : 'entries'} could not be written: ${why}`, { cause });
+    },
+    /** Throws the failure kept since the last call, if any, and forgets it. */
+    throwKept(): void {
+      const failure = kept;
+      kept = null;
+      if (failure) throw failure;
+    },
+  };
 }

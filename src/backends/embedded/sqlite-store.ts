@@ -8,7 +8,7 @@ import { sha256Hex, type CachedCall } from '../../providers/call-cache.js';
 import type { JobStatus, RowCounts, RowResult, StatusUpdate } from '../../domain/types.js';
 import { RESULT_COLUMNS, toFile, toJob, toKey, toResult, transitioned, type FileRow, type JobRow, type KeyRow, type ResultRow } from '../records.js';
 import { TERMINAL_STATUSES } from '../../domain/types.js';
-import { CACHE_WRITE_DELAY_MS, cacheWriteBatchLimit, cacheWriteError } from '../cache-writes.js';
+import { CACHE_WRITE_DELAY_MS, cacheWriteBatchLimit, createCacheWriteFailures } from '../cache-writes.js';
 
 /**
  * Each entry moves the schema one version forward; PRAGMA user_version records where a file is.
@@ -273,8 +273,7 @@ export function openSqliteStore(file: string, opts: SqliteStoreOptions = {}): St
       cacheEntries -= q.cacheEvict.run(cacheEntries - Math.floor(cacheBound * 0.9)).changes;
     }
   });
-  /** Why the last batch of cache writes failed, until the next `putCachedCall` reports it. */
-  let cacheWriteFailure: Error | null = null;
+  const cacheWriteFailures = createCacheWriteFailures();
   /**
    * A cache that cannot be written only misses later: a failure here never throws from a timer.
    * What was gathered is dropped either way, and the next put rejects with the cause, so the
@@ -289,7 +288,7 @@ export function openSqliteStore(file: string, opts: SqliteStoreOptions = {}): St
     } catch (err) {
       // Counted anew on the next write, since the rolled-back inserts were counted.
       cacheEntries = undefined;
-      cacheWriteFailure = cacheWriteError(cacheWrites.size, err);
+      cacheWriteFailures.record(cacheWrites.size, err);
     } finally {
       cacheWrites.clear();
       cacheTouches.clear();
@@ -518,11 +517,7 @@ export function openSqliteStore(file: string, opts: SqliteStoreOptions = {}): St
       cacheBound = maxEntries;
       if (cacheWrites.size >= cacheWriteBatchLimit(maxEntries)) writeCachedCalls();
       else cacheTimer ??= setTimeout(writeCachedCalls, CACHE_WRITE_DELAY_MS);
-      if (cacheWriteFailure) {
-        const failure = cacheWriteFailure;
-        cacheWriteFailure = null;
-        throw failure;
-      }
+      cacheWriteFailures.throwKept();
     },
     // One process runs an embedded store's jobs, and its reads see the entries still waiting: they
     // need not be written any sooner.

@@ -12,7 +12,7 @@ import { toFile, toJob, toKey, transitioned, type FileRow, type JobRow, type Key
 import { rowMethods } from './pg-rows.js';
 import { migrate } from './pg-schema.js';
 import { createPool, inTransaction, type PoolOptions } from './pg-sql.js';
-import { CACHE_WRITE_DELAY_MS, cacheWriteBatchLimit, cacheWriteError } from '../cache-writes.js';
+import { CACHE_WRITE_DELAY_MS, cacheWriteBatchLimit, createCacheWriteFailures } from '../cache-writes.js';
 
 export type PostgresStoreOptions = PoolOptions;
 
@@ -51,8 +51,7 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
   let cacheTimer: NodeJS.Timeout | null = null;
   /** The batch writes, one after another, so a later batch never lands before an earlier one. */
   let cacheFlushes: Promise<void> = Promise.resolve();
-  /** Why the last batch failed, until the next put reports it. */
-  let cacheWriteFailure: Error | null = null;
+  const cacheWriteFailures = createCacheWriteFailures();
 
   /** Writes the entries and marks gathered so far, a statement each, then keeps the bound now and then. */
   async function writeCachedCalls(): Promise<void> {
@@ -95,7 +94,7 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
         }
       }
     } catch (err) {
-      cacheWriteFailure = cacheWriteError(entries.length, err);
+      cacheWriteFailures.record(entries.length, err);
     } finally {
       cacheWriting = new Map();
     }
@@ -236,11 +235,7 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
       cacheBound = maxEntries;
       if (cacheWrites.size >= cacheWriteBatchLimit(maxEntries)) await flushCachedCalls();
       else cacheTimer ??= setTimeout(() => void flushCachedCalls(), CACHE_WRITE_DELAY_MS);
-      if (cacheWriteFailure) {
-        const failure = cacheWriteFailure;
-        cacheWriteFailure = null;
-        throw failure;
-      }
+      cacheWriteFailures.throwKept();
     },
     flushCachedCalls,
     async insertApiKey(key) {
