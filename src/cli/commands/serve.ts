@@ -1,6 +1,7 @@
 /** `assay serve` (API node, with workers unless told otherwise) and `assay worker` (worker node). */
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/config.js';
+import { helperThreadsYieldToTheApi } from '../../runtime/thread-priority.js';
 
 interface NodeOptions {
   host?: string;
@@ -63,6 +64,9 @@ export function registerServeCommand(program: Command): void {
       // Loaded here so the client commands start without the HTTP stack.
       const { startServer } = await import('../../server.js');
       const server = await startServer(config);
+      // This process is the server, so its helper threads may yield to the API's (not so for a
+      // server started inside another program, which owns its threads).
+      if (config.serveWorkers && config.engineThread) helperThreadsYieldToTheApi();
       // One plain line for people and scripts waiting for readiness.
       const where = config.databaseUrl ? 'state in PostgreSQL' : `data in ${config.dataDir}`;
       process.stdout.write(`assay listening on ${server.url} (${where}${config.serveWorkers ? '' : ', no workers'})\n`);
