@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { describeStoreContract, jobRecord } from '../../../test/contract/store-contract.js';
 import Database from 'better-sqlite3';
+import type { RowResult } from '../../domain/types.js';
 import { MIGRATIONS, cacheKeyNumber, openSqliteStore } from './sqlite-store.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'assay-sqlite-'));
@@ -47,6 +48,72 @@ describe('sqlite store on disk', () => {
     expect(await reopened.getCachedCall('newest')).toEqual({ content: 'c', usage: { promptTokens: 1, completionTokens: 2 } });
     expect(await reopened.getCachedCall('fresh')).toEqual({ content: 'd', usage: null });
     await reopened.close();
+  });
+});
+
+describe('row results in a table with rowids', () => {
+  /** A row as a judge leaves it: its prompt makes it larger than an index page keeps in place. */
+  const judged = (rowIndex: number, outcome: RowResult['outcome'] = 'ok'): RowResult => ({
+    rowIndex,
+    outcome,
+    label: outcome === 'ok' ? 'correct' : null,
+    score: null,
+    choice: null,
+    generationFailures: 0,
+    judgeFailures: outcome === 'judge_failed' ? 1 : 0,
+    usage: { judge: { prompt: 250, completion: 10 }, cacheMisses: 1 },
+    input: { question: `What is ${rowIndex} + ${rowIndex}?`, id: rowIndex },
+    fields: { label: 'correct', feedback: 'ok', judge_prompt: [{ role: 'system', content: 'Reply with one JSON object. '.repeat(40) }] },
+  });
+  const overflowPages = (file: string): number => {
+    const db = new Database(file, { readonly: true });
+    try {
+      return db.prepare(`SELECT COUNT(*) FROM dbstat WHERE name = 'rows' AND pagetype = 'overflow'`).pluck().get() as number;
+    } finally {
+      db.close();
+    }
+  };
+
+  it('moves the rows of an older database, with their counters, and keeps every row on its page', async () => {
+    const file = path.join(dir, 'rows-migration.db');
+    // A database as the release before the move left it: a job with two rows, one failed.
+    const old = new Database(file);
+    old.function('assay_cache_key_number', (key) => cacheKeyNumber(String(key)));
+    const before = MIGRATIONS.findIndex((m) => m.includes('CREATE TABLE rows_by_rowid'));
+    for (let v = 0; v < before; v++) old.exec(MIGRATIONS[v]!);
+    old.pragma(`user_version = ${before}`);
+    old
+      .prepare(
+        `INSERT INTO jobs (id, owner_id, type, status, status_updates, parameters, spec, row_count, created_at, updated_at, rows_done, rows_failed)
+         VALUES ('eval-1', 'owner', 'classify', 'running', '[]', '{}', '{}', 4, 'then', 'then', 2, 1)`,
+      )
+      .run();
+    const put = old.prepare(
+      `INSERT INTO rows (job_id, row_index, outcome, label, score, choice, generation_failures, judge_failures, usage, fields, input) VALUES ('eval-1', ?, ?, ?, NULL, NULL, 0, ?, ?, ?, ?)`,
+    );
+    for (const r of [judged(0), judged(1, 'judge_failed')]) put.run(r.rowIndex, r.outcome, r.label, r.judgeFailures, JSON.stringify(r.usage), JSON.stringify(r.fields), JSON.stringify(r.input));
+    old.close();
+    expect(overflowPages(file)).toBe(2);
+
+    const store = openSqliteStore(file);
+    expect(await store.rowCounts('eval-1')).toEqual({ done: 2, failed: 1 });
+    // A retry of the failed row replaces it, a new row is added, and the counters follow.
+    await store.saveRows('eval-1', [judged(1), judged(2)]);
+    expect(await store.rowCounts('eval-1')).toEqual({ done: 3, failed: 0 });
+    const rows: RowResult[] = [];
+    for await (const row of store.iterateRows('eval-1')) rows.push(row);
+    expect(rows.map((r) => [r.rowIndex, r.outcome, r.label])).toEqual([
+      [0, 'ok', 'correct'],
+      [1, 'ok', 'correct'],
+      [2, 'ok', 'correct'],
+    ]);
+    expect(rows[0]!.fields).toEqual(judged(0).fields);
+    expect(await store.doneRowIndexes('eval-1', 0, 4)).toEqual(new Set([0, 1, 2]));
+    await expect(store.saveRows('eval-1', [judged(2)])).resolves.toBeUndefined();
+    expect(await store.rowCounts('eval-1')).toEqual({ done: 3, failed: 0 });
+    await store.close();
+    // The moved rows and the new ones all keep their bytes on the table's own pages.
+    expect(overflowPages(file)).toBe(0);
   });
 });
 
