@@ -1,0 +1,89 @@
+/**
+ * A distributed job is complete only once its model calls are in the shared call cache: the
+ * PostgreSQL store writes cache entries behind (backends/cache-writes.ts), and the engine writes
+ * what waits before it counts a chunk done, so a rerun on any worker finds every call. Checked at
+ * the moment the job turns `completed`, on the real store, queue and model client, with the fake
+ * judge on loopback.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getTestDatabase, type TestDatabase } from '../../test/support/postgres.js';
+import { waitFor } from '../../test/support/server-process.js';
+import { loadConfig } from '../config/config.js';
+import type { Store } from '../engine/contracts.js';
+import { createFileService } from '../engine/file-service.js';
+import { startFakeProvider, validVerdictReply, type FakeProvider } from '../testing/fake-provider.js';
+import { openBackend } from './backend.js';
+import { createEngineNode } from './engine-node.js';
+
+let db: TestDatabase;
+let fake: FakeProvider;
+const dirs: string[] = [];
+beforeAll(async () => {
+  db = await getTestDatabase();
+  fake = await startFakeProvider({ reply: validVerdictReply });
+});
+afterAll(async () => {
+  await fake?.close();
+  await db?.stop();
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('a distributed job and the shared call cache', () => {
+  it('has every call of the job in the cache by the time the job is completed', async () => {
+    const url = await db.createDatabase();
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'assay-engine-node-'));
+    dirs.push(dataDir);
+    const config = loadConfig({ ASSAY_PROVIDER_BASE_URL: fake.url, ASSAY_CACHE: 'true' }, { dataDir, databaseUrl: url });
+    const backend = await openBackend(config, () => {});
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    // The cache's entries as they stand when the job turns completed, before the store records it.
+    let cachedAtCompletion: number | null = null;
+    const store = new Proxy(backend.store, {
+      get(target, prop, receiver) {
+        if (prop !== 'transitionJob') return Reflect.get(target, prop, receiver) as unknown;
+        const transitionJob: Store['transitionJob'] = async (id, from, update, patch) => {
+          if (update.status === 'completed') cachedAtCompletion = Number((await admin.query('SELECT COUNT(*) AS n FROM call_cache')).rows[0].n);
+          return target.transitionJob(id, from, update, patch);
+        };
+        return transitionJob;
+      },
+    });
+    const { engine } = createEngineNode(config, { store, blobs: backend.blobs, queue: backend.queue });
+    try {
+      await engine.start({ consume: true, resume: false });
+      const rows = 150;
+      const lines = Array.from({ length: rows }, (_, i) => `${JSON.stringify({ question: `q${i}`, answer: `a${i}` })}\n`).join('');
+      const files = createFileService({ store, blobs: backend.blobs });
+      const file = await files.upload({ ownerId: 'owner', filename: 'data.jsonl', purpose: 'eval' }, Readable.from([Buffer.from(lines)]));
+      const job = await engine.createJob(
+        {
+          type: 'classify',
+          parameters: {
+            input_data_file_path: file.id,
+            judge: { model: 'cache-judge', model_source: 'serverless', system_template: 'Is {{question}} answered?', num_workers: 16 },
+            model_to_evaluate: 'answer',
+            labels: ['yes', 'no'],
+            pass_labels: ['yes'],
+          },
+        },
+        'owner',
+      );
+      const done = await waitFor(async () => {
+        const now = await store.getJob(job.id);
+        return now && ['completed', 'error', 'user_error'].includes(now.status) ? now : undefined;
+      }, { what: 'the job to end' });
+      expect(done.status).toBe('completed');
+      expect(cachedAtCompletion).toBe(rows);
+    } finally {
+      await engine.close();
+      await backend.close();
+      await admin.end();
+    }
+  });
+});
