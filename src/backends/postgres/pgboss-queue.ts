@@ -350,17 +350,20 @@ function listen(config: pg.ClientConfig, channel: string, onNotify: () => void, 
     retry.unref();
   };
 
+  /** Gives up a failed connection and makes another a second later. */
+  const failed = (c: pg.Client, err: unknown): void => {
+    if (closed) return;
+    onError(err);
+    c.end().catch(() => {});
+    if (client === c) client = null;
+    again();
+  };
+
   async function connect(): Promise<void> {
     const c = new pg.Client({ ...config, application_name: 'assay-queue-listen' });
     client = c;
     c.on('notification', onNotify);
-    c.on('error', (err) => {
-      if (closed) return;
-      onError(err);
-      c.end().catch(() => {});
-      if (client === c) client = null;
-      again();
-    });
+    c.on('error', (err) => failed(c, err));
     // Ended without an error (the server closed it cleanly): listen again all the same.
     c.on('end', () => {
       if (closed || client !== c) return;
@@ -373,11 +376,7 @@ function listen(config: pg.ClientConfig, channel: string, onNotify: () => void, 
       // Whatever was queued while this connection was being made is found by the poll it wakes.
       onNotify();
     } catch (err) {
-      if (closed) return;
-      onError(err);
-      c.end().catch(() => {});
-      if (client === c) client = null;
-      again();
+      failed(c, err);
     }
   }
 
