@@ -163,10 +163,9 @@ function cpuPerRow(before: Map<string, number>, after: Map<string, number>, rows
   return { serverUs: us(spent.reduce((a, b) => a + b, 0)), busiestThreadUs: us(Math.max(...spent)) };
 }
 
-/** Runs one job to its end: creation to completion by the server's own clock, API load alongside if asked. */
-async function runJob(s: Scenario, base: string, fileId: string, judgeModel: string, serverPid: number): Promise<JobOutcome> {
-  const cpuBefore = threadCpuNs(serverPid);
-  const job = await json<{ workflow_id: string }>(
+/** Creates the benchmark's classify job over the uploaded file. */
+async function createJob(s: Scenario, base: string, fileId: string, judgeModel: string): Promise<{ workflow_id: string }> {
+  return json<{ workflow_id: string }>(
     await fetch(`${base}/v1/evaluation`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -182,8 +181,20 @@ async function runJob(s: Scenario, base: string, fileId: string, judgeModel: str
       }),
     }),
   );
-  const load = s.apiLoad ? fork(path.join(HERE, 'api-load.js'), [base, job.workflow_id, '500'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }) : null;
+}
+
+/** Runs one job to its end: creation to completion by the server's own clock, API load alongside if asked. */
+async function runJob(s: Scenario, base: string, fileId: string, judgeModel: string, serverPid: number): Promise<JobOutcome> {
+  // The API client warms up before the job exists (see api-load.ts).
+  const load = s.apiLoad ? fork(path.join(HERE, 'api-load.js'), [base, '500'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }) : null;
+  if (load) await once(load, 'message');
   const loadResult = load ? (once(load, 'message') as Promise<[ApiLoadResult]>) : null;
+  const cpuBefore = threadCpuNs(serverPid);
+  const job = await createJob(s, base, fileId, judgeModel).catch((err: unknown) => {
+    load?.kill();
+    throw err;
+  });
+  load?.send({ jobId: job.workflow_id });
   const deadline = performance.now() + s.limitSeconds * 1000;
   let state: { status: string; created_at: string; updated_at: string; results?: Record<string, unknown> } | undefined;
   const poll = new Pool(base, { connections: 1 });
