@@ -187,7 +187,13 @@ async function createJob(s: Scenario, base: string, fileId: string, judgeModel: 
 async function runJob(s: Scenario, base: string, fileId: string, judgeModel: string, serverPid: number): Promise<JobOutcome> {
   // The API client warms up before the job exists (see api-load.ts).
   const load = s.apiLoad ? fork(path.join(HERE, 'api-load.js'), [base, '500'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }) : null;
-  if (load) await once(load, 'message');
+  if (load) {
+    const exited = once(load, 'exit').then(([code]) => {
+      throw new Error(`${s.name}: the API load client exited (${String(code)}) during its warm-up`);
+    });
+    await Promise.race([once(load, 'message'), exited]);
+    exited.catch(() => {});
+  }
   const loadResult = load ? (once(load, 'message') as Promise<[ApiLoadResult]>) : null;
   const cpuBefore = threadCpuNs(serverPid);
   const job = await createJob(s, base, fileId, judgeModel).catch((err: unknown) => {

@@ -49,6 +49,13 @@ export interface Store {
   getJob(id: string): Promise<JobRecord | undefined>;
   getJobSecrets(id: string): Promise<Record<string, string>>;
   listJobs(query: JobListQuery): Promise<JobRecord[]>;
+  /**
+   * A number that changes whenever a job is added or removed, or a field a job list shows changes
+   * (status and its updates, parameters, results, timestamps), by any connection or process that
+   * shares the database; row counters do not change it. Optional: a store without it has its job
+   * lists read every time.
+   */
+  jobsVersion?(): Promise<number>;
   /** Jobs not yet in a terminal status, oldest first: what a restarted server resumes. */
   listUnfinishedJobs(): Promise<JobRecord[]>;
   /** How many jobs are in each status (for metrics). */

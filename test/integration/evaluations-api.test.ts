@@ -3,8 +3,11 @@
  * server: creation-time validation, every request shape a released SDK sends, listing, the job
  * lifecycle and its failure policy, and token redaction.
  */
+import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { openSqliteStore } from '../../src/backends/embedded/sqlite-store.js';
 import type { FakeChatRequest, FakeReply } from '../../src/testing/fake-provider.js';
+import { jobRecord } from '../contract/store-contract.js';
 import { expectResponse } from '../support/upstream-schemas.js';
 import { expectError, GOOD, scriptedJudge, startHarness, waitFor, type Harness, type Job, type UploadedFile } from './harness.js';
 
@@ -373,6 +376,28 @@ describe('listing and lookup', () => {
       expectError(await h.request('GET', `${path}?limit=ten`), 400, /limit/);
     });
   }
+
+  it('answers a job list anew once a job changes, whichever connection to the database changed it', async () => {
+    const first = await h.request('GET', '/v1/evaluation?limit=5');
+    expect(first.status).toBe(200);
+    expect((await h.request('GET', '/v1/evaluation?limit=5')).text).toBe(first.text);
+    const owner = (first.body as Job[])[0]!.owner_id as string;
+    // A second connection to the server's database, as the engine thread and other processes have.
+    const other = openSqliteStore(join(h.config.dataDir, 'assay.db'));
+    const id = 'eval-ffff-1700000000';
+    const newest = async () => ((await h.request('GET', '/v1/evaluation?limit=5')).body as Job[])[0]!;
+    try {
+      await other.insertJob(jobRecord(id, { ownerId: owner }), {});
+      expect(await newest()).toMatchObject({ workflow_id: id, status: 'pending' });
+      const at = '2026-01-01T00:00:05.000000Z';
+      await other.transitionJob(id, ['pending'], { status: 'user_error', message: 'stopped by the test', timestamp: at });
+      expect(await newest()).toMatchObject({ workflow_id: id, status: 'user_error', updated_at: at });
+      // The other filters and limits follow too.
+      expect(((await h.request('GET', '/v1/evaluation?status=user_error&limit=1')).body as Job[])[0]!.workflow_id).toBe(id);
+    } finally {
+      await other.close();
+    }
+  });
 
   for (const path of ['/v1/evaluation/model-list', '/v1/evaluations/model-list']) {
     it(`GET ${path} lists the models, and is not taken for a job id`, async () => {

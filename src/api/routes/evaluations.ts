@@ -1,9 +1,10 @@
 /** Evaluations API under /v1, with the legacy plural paths released SDKs still call. */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { NotFoundError, ValidationError } from '../../domain/errors.js';
 import { JOB_STATUSES, MODEL_SOURCES, TERMINAL_STATUSES, type JobRecord, type JobStatus } from '../../domain/types.js';
 import type { Engine } from '../../engine/engine.js';
 import type { Store } from '../../engine/contracts.js';
+import { createJobListCache } from '../job-list-cache.js';
 import { jobJson } from '../serialize.js';
 
 interface Deps {
@@ -37,11 +38,16 @@ export function registerEvaluationRoutes(app: FastifyInstance, deps: Deps): void
     return { workflow_id: job.id, status: 'pending' };
   });
 
-  const list = async (request: { query: unknown; ownerId: string }) => {
+  // Kept until a job changes, where the store can tell (job-list-cache.ts).
+  const listCache = store.jobsVersion ? createJobListCache(() => store.jobsVersion!()) : null;
+  const list = async (request: FastifyRequest, reply: FastifyReply) => {
     const query = (request.query ?? {}) as Record<string, unknown>;
     const status = parseStatus(query.status);
-    const jobs = await store.listJobs({ ownerId: request.ownerId, limit: parseLimit(query.limit), ...(status ? { status } : {}) });
-    return jobs.map(jobJson);
+    const limit = parseLimit(query.limit);
+    const load = async () => (await store.listJobs({ ownerId: request.ownerId, limit, ...(status ? { status } : {}) })).map(jobJson);
+    if (!listCache) return load();
+    const json = await listCache.answer(JSON.stringify([request.ownerId, limit, status ?? null]), load);
+    return reply.header('content-type', 'application/json; charset=utf-8').send(json);
   };
   app.get('/v1/evaluation', list);
   app.get('/v1/evaluations', list);

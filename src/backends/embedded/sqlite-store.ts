@@ -138,6 +138,16 @@ export const MIGRATIONS: readonly string[] = [
    ALTER TABLE rows_by_rowid RENAME TO rows;
    CREATE UNIQUE INDEX rows_key ON rows (job_id, row_index);
    CREATE INDEX rows_browse ON rows (job_id, row_index, outcome, label, score, choice);`,
+  // A counter that moves whenever a job is added or removed or one of the fields a job list shows
+  // changes, whichever connection or process writes it: the API keeps a job list's answer until it
+  // moves (api/job-list-cache.ts). Row counters (rows_done, rows_failed), secrets, claims and
+  // cancel requests do not move it: they change with every row written, and no list shows them.
+  `CREATE TABLE jobs_version (id INTEGER PRIMARY KEY CHECK (id = 1), n INTEGER NOT NULL);
+   INSERT INTO jobs_version (id, n) VALUES (1, 0);
+   CREATE TRIGGER jobs_version_insert AFTER INSERT ON jobs BEGIN UPDATE jobs_version SET n = n + 1; END;
+   CREATE TRIGGER jobs_version_delete AFTER DELETE ON jobs BEGIN UPDATE jobs_version SET n = n + 1; END;
+   CREATE TRIGGER jobs_version_update AFTER UPDATE OF id, owner_id, type, status, status_updates, parameters, results, created_at, updated_at ON jobs
+     BEGIN UPDATE jobs_version SET n = n + 1; END;`,
 ];
 
 const HEX_PREFIX = /^[0-9a-f]{13}/;
@@ -220,6 +230,7 @@ export function openSqliteStore(file: string, opts: SqliteStoreOptions = {}): St
        VALUES (@id, @ownerId, @type, @status, @statusUpdates, @parameters, @spec, @rowCount, @results, @secrets, @createdAt, @updatedAt)`,
     ),
     getJob: db.prepare(`SELECT * FROM jobs WHERE id = ?`),
+    jobsVersion: db.prepare(`SELECT n FROM jobs_version WHERE id = 1`).pluck(),
     getSecrets: db.prepare(`SELECT secrets FROM jobs WHERE id = ?`),
     jobCounts: db.prepare(`SELECT status, COUNT(*) AS n FROM jobs GROUP BY status`),
     unfinished: db.prepare(`SELECT * FROM jobs WHERE status NOT IN ('completed', 'error', 'user_error') ORDER BY seq`),
@@ -423,6 +434,9 @@ export function openSqliteStore(file: string, opts: SqliteStoreOptions = {}): St
       let statement = listJobsStatements.get(sql);
       if (!statement) listJobsStatements.set(sql, (statement = db.prepare(sql)));
       return (statement.all(...args, query.limit) as JobRow[]).map(toJob);
+    },
+    async jobsVersion() {
+      return q.jobsVersion.get() as number;
     },
     async jobCounts() {
       const rows = q.jobCounts.all() as Array<{ status: JobStatus; n: number }>;
