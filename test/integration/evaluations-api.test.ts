@@ -377,7 +377,7 @@ describe('listing and lookup', () => {
     });
   }
 
-  it('answers a job list anew once a job changes, whichever connection to the database changed it', async () => {
+  it('answers a job list and a job anew once a job changes, whichever connection to the database changed it', async () => {
     const first = await h.request('GET', '/v1/evaluation?limit=5');
     expect(first.status).toBe(200);
     expect((await h.request('GET', '/v1/evaluation?limit=5')).text).toBe(first.text);
@@ -387,11 +387,15 @@ describe('listing and lookup', () => {
     const id = 'eval-ffff-1700000000';
     const newest = async () => ((await h.request('GET', '/v1/evaluation?limit=5')).body as Job[])[0]!;
     try {
+      expect((await h.request('GET', `/v1/evaluation/${id}/status`)).status).toBe(404);
       await other.insertJob(jobRecord(id, { ownerId: owner }), {});
       expect(await newest()).toMatchObject({ workflow_id: id, status: 'pending' });
+      expect((await h.request('GET', `/v1/evaluation/${id}/status`)).body).toMatchObject({ status: 'pending' });
       const at = '2026-01-01T00:00:05.000000Z';
-      await other.transitionJob(id, ['pending'], { status: 'user_error', message: 'stopped by the test', timestamp: at });
+      await other.transitionJob(id, ['pending'], { status: 'user_error', message: 'stopped by the test', timestamp: at }, { results: { error: 'stopped' } });
       expect(await newest()).toMatchObject({ workflow_id: id, status: 'user_error', updated_at: at });
+      expect((await h.request('GET', `/v1/evaluation/${id}/status`)).body).toEqual({ status: 'user_error', results: { error: 'stopped' } });
+      expect((await h.request('GET', `/v1/evaluation/${id}`)).body).toMatchObject({ status: 'user_error', updated_at: at });
       // The other filters and limits follow too.
       expect(((await h.request('GET', '/v1/evaluation?status=user_error&limit=1')).body as Job[])[0]!.workflow_id).toBe(id);
     } finally {

@@ -4,7 +4,7 @@ import { NotFoundError, ValidationError } from '../../domain/errors.js';
 import { JOB_STATUSES, MODEL_SOURCES, TERMINAL_STATUSES, type JobRecord, type JobStatus } from '../../domain/types.js';
 import type { Engine } from '../../engine/engine.js';
 import type { Store } from '../../engine/contracts.js';
-import { createJobListCache } from '../job-list-cache.js';
+import { createJobsCache } from '../jobs-cache.js';
 import { jobJson } from '../serialize.js';
 
 interface Deps {
@@ -14,6 +14,9 @@ interface Deps {
 }
 
 const MAX_LIMIT = 100;
+/** Job list answers kept (by owner and query), and jobs kept for their status. */
+const LISTS_KEPT = 64;
+const JOBS_KEPT = 256;
 
 function parseLimit(raw: unknown): number {
   if (raw === undefined || raw === '') return 10;
@@ -38,15 +41,19 @@ export function registerEvaluationRoutes(app: FastifyInstance, deps: Deps): void
     return { workflow_id: job.id, status: 'pending' };
   });
 
-  // Kept until a job changes, where the store can tell (job-list-cache.ts).
-  const listCache = store.jobsVersion ? createJobListCache(() => store.jobsVersion!()) : null;
+  // Lists (as their JSON answers) and jobs are kept until a job changes, where the store can tell
+  // (jobs-cache.ts). Kept jobs are shared between requests: nothing here changes them.
+  const version = store.jobsVersion?.bind(store);
+  const lists = version ? createJobsCache<string>(version, LISTS_KEPT) : null;
+  const jobs = version ? createJobsCache<JobRecord | undefined>(version, JOBS_KEPT) : null;
+
   const list = async (request: FastifyRequest, reply: FastifyReply) => {
     const query = (request.query ?? {}) as Record<string, unknown>;
     const status = parseStatus(query.status);
     const limit = parseLimit(query.limit);
     const load = async () => (await store.listJobs({ ownerId: request.ownerId, limit, ...(status ? { status } : {}) })).map(jobJson);
-    if (!listCache) return load();
-    const json = await listCache.answer(JSON.stringify([request.ownerId, limit, status ?? null]), load);
+    if (!lists) return load();
+    const json = await lists.get(JSON.stringify([request.ownerId, limit, status ?? null]), async () => JSON.stringify(await load()));
     return reply.header('content-type', 'application/json; charset=utf-8').send(json);
   };
   app.get('/v1/evaluation', list);
@@ -64,7 +71,7 @@ export function registerEvaluationRoutes(app: FastifyInstance, deps: Deps): void
   app.get('/v1/evaluations/model-list', modelList);
 
   const ownedJob = async (id: string, ownerId: string) => {
-    const job = await store.getJob(id);
+    const job = jobs ? await jobs.get(id, () => store.getJob(id)) : await store.getJob(id);
     if (!job || job.ownerId !== ownerId) throw new NotFoundError(`no evaluation job with id "${id}"`, 'id');
     return job;
   };
