@@ -50,10 +50,10 @@ export interface Store {
   getJobSecrets(id: string): Promise<Record<string, string>>;
   listJobs(query: JobListQuery): Promise<JobRecord[]>;
   /**
-   * A number that changes whenever a job is added or removed, or a field a job list shows changes
-   * (status and its updates, parameters, results, timestamps), by any connection or process that
-   * shares the database; row counters do not change it. Optional: a store without it has its job
-   * lists read every time.
+   * A number that changes whenever a job is added or removed, or a field a job list or a status
+   * shows changes (status and its updates, parameters, results, timestamps), by any connection or
+   * process that shares the database; row counters do not change it. Optional: without it, the API
+   * reads jobs and job lists anew for every request.
    */
   jobsVersion?(): Promise<number>;
   /** Jobs not yet in a terminal status, oldest first: what a restarted server resumes. */

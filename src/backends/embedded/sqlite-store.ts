@@ -138,10 +138,11 @@ export const MIGRATIONS: readonly string[] = [
    ALTER TABLE rows_by_rowid RENAME TO rows;
    CREATE UNIQUE INDEX rows_key ON rows (job_id, row_index);
    CREATE INDEX rows_browse ON rows (job_id, row_index, outcome, label, score, choice);`,
-  // A counter that moves whenever a job is added or removed or one of the fields a job list shows
-  // changes, whichever connection or process writes it: the API keeps a job list's answer until it
-  // moves (api/job-list-cache.ts). Row counters (rows_done, rows_failed), secrets, claims and
-  // cancel requests do not move it: they change with every row written, and no list shows them.
+  // A counter that moves whenever a job is added or removed or one of the fields a job list or a
+  // status shows changes, whichever connection or process writes it: the API keeps job lists and
+  // jobs until it moves (api/jobs-cache.ts). Row counters (rows_done, rows_failed), secrets,
+  // claims and cancel requests do not move it: the counters change with every row written, and
+  // the API shows none of them.
   `CREATE TABLE jobs_version (id INTEGER PRIMARY KEY CHECK (id = 1), n INTEGER NOT NULL);
    INSERT INTO jobs_version (id, n) VALUES (1, 0);
    CREATE TRIGGER jobs_version_insert AFTER INSERT ON jobs BEGIN UPDATE jobs_version SET n = n + 1; END;
