@@ -92,6 +92,31 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
       expect(await s.jobCounts()).toEqual({ pending: 3, completed: 1 });
     });
 
+    it('moves the jobs version when a job is added or a listed field changes, and not for row writes', async () => {
+      const s = await fresh();
+      expect(s.jobsVersion).toBeDefined();
+      const version = () => s.jobsVersion!();
+      const start = await version();
+      await s.insertJob(jobRecord('eval-v'), { judge: 'k' });
+      const added = await version();
+      expect(added).not.toBe(start);
+
+      // What changes with every row, or is never shown, leaves it where it is.
+      await s.saveRows('eval-v', [rowResult(0), rowResult(1, { outcome: 'judge_failed' })]);
+      await s.setJobSecrets('eval-v', { judge: 'k2' });
+      expect(await s.claimFinalization('eval-v')).toBe(true);
+      await s.releaseFinalization('eval-v');
+      expect(await s.requestCancel('eval-v')).toBe(true);
+      expect(await version()).toBe(added);
+
+      expect(await s.transitionJob('eval-v', ['pending'], update('queued'))).toBeDefined();
+      const moved = await version();
+      expect(moved).not.toBe(added);
+      // A transition that does not happen (the job is no longer pending) changes nothing.
+      expect(await s.transitionJob('eval-v', ['pending'], update('queued'))).toBeUndefined();
+      expect(await version()).toBe(moved);
+    });
+
     it('lets exactly one caller claim finalization until released', async () => {
       const s = await fresh();
       await s.insertJob(jobRecord('eval-1'), {});

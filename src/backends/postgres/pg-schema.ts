@@ -131,6 +131,27 @@ export const MIGRATIONS: readonly Migration[] = [
       END
       $$;`,
   },
+  {
+    version: 5,
+    // The jobs version (Store.jobsVersion): a counter that moves whenever a job is added or removed
+    // or a field a job list or a status shows changes. A row of its own, moved by triggers in the
+    // writing transaction, so a reader sees the new number only once the change is committed (a
+    // sequence would show it before, and an API node could keep the old answer under the new
+    // number). Only the rare writes take its lock: row counters, secrets, claims and cancel
+    // requests do not move it.
+    sql: `
+      CREATE TABLE jobs_version (id integer PRIMARY KEY CHECK (id = 1), n bigint NOT NULL);
+      INSERT INTO jobs_version (id, n) VALUES (1, 0);
+      CREATE FUNCTION assay_move_jobs_version() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        UPDATE jobs_version SET n = n + 1 WHERE id = 1;
+        RETURN NULL;
+      END
+      $$;
+      CREATE TRIGGER jobs_version_insert_delete AFTER INSERT OR DELETE ON jobs FOR EACH ROW EXECUTE FUNCTION assay_move_jobs_version();
+      CREATE TRIGGER jobs_version_update AFTER UPDATE OF id, owner_id, type, status, status_updates, parameters, results, created_at, updated_at
+        ON jobs FOR EACH ROW EXECUTE FUNCTION assay_move_jobs_version();`,
+  },
 ];
 
 /**

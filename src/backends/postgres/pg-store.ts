@@ -168,6 +168,10 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
       const { rows } = await pool.query<JobRow>(`SELECT ${JOB_COLUMNS} FROM jobs ${filter} ORDER BY seq DESC LIMIT $${args.push(query.limit)}`, args);
       return rows.map(toJob);
     },
+    async jobsVersion() {
+      const row = await one<{ n: string }>('SELECT n FROM jobs_version WHERE id = 1', []);
+      return Number(row!.n);
+    },
     async jobCounts() {
       const { rows } = await pool.query<{ status: JobStatus; n: number }>('SELECT status, count(*)::int AS n FROM jobs GROUP BY status');
       return Object.fromEntries(rows.map((r) => [r.status, r.n]));
