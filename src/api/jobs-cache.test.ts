@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createJobsCache } from './jobs-cache.js';
+import { createJobsCache, frozen } from './jobs-cache.js';
 
 describe('jobs cache', () => {
   it('loads a value once per version of the jobs, and again when the version moves', async () => {
@@ -65,5 +65,17 @@ describe('jobs cache', () => {
     await get('k2');
     await get('k1');
     expect(loads).toEqual(['k1']);
+  });
+
+  it('freezes a kept value all the way down, so a change to it throws instead of reaching the next reader', () => {
+    const job = frozen({ status: 'running', statusUpdates: [{ status: 'queued' }], results: { counts: { a: 1 } } });
+    expect(() => {
+      (job as { status: string }).status = 'completed';
+    }).toThrow(TypeError);
+    expect(() => job.statusUpdates.push({ status: 'x' })).toThrow(TypeError);
+    expect(() => {
+      job.results.counts.a = 2;
+    }).toThrow(TypeError);
+    expect(frozen(undefined)).toBeUndefined();
   });
 });

@@ -41,3 +41,16 @@ export function createJobsCache<T>(version: () => Promise<number>, maxEntries: n
     },
   };
 }
+
+/**
+ * `value` with every object in it frozen, for values kept and shared between requests: code that
+ * changes a kept job (instead of a copy) throws at once rather than changing what the next
+ * request reads.
+ */
+export function frozen<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    for (const inner of Object.values(value)) frozen(inner);
+    Object.freeze(value);
+  }
+  return value;
+}

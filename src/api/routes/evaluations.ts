@@ -4,7 +4,7 @@ import { NotFoundError, ValidationError } from '../../domain/errors.js';
 import { JOB_STATUSES, MODEL_SOURCES, TERMINAL_STATUSES, type JobRecord, type JobStatus } from '../../domain/types.js';
 import type { Engine } from '../../engine/engine.js';
 import type { Store } from '../../engine/contracts.js';
-import { createJobsCache } from '../jobs-cache.js';
+import { createJobsCache, frozen } from '../jobs-cache.js';
 import { jobJson } from '../serialize.js';
 
 interface Deps {
@@ -42,7 +42,7 @@ export function registerEvaluationRoutes(app: FastifyInstance, deps: Deps): void
   });
 
   // Lists (as their JSON answers) and jobs are kept until a job changes, where the store can tell
-  // (jobs-cache.ts). Kept jobs are shared between requests: nothing here changes them.
+  // (jobs-cache.ts). Kept jobs are shared between requests, so they are frozen.
   const version = store.jobsVersion?.bind(store);
   const lists = version ? createJobsCache<string>(version, LISTS_KEPT) : null;
   const jobs = version ? createJobsCache<JobRecord | undefined>(version, JOBS_KEPT) : null;
@@ -71,7 +71,7 @@ export function registerEvaluationRoutes(app: FastifyInstance, deps: Deps): void
   app.get('/v1/evaluations/model-list', modelList);
 
   const ownedJob = async (id: string, ownerId: string) => {
-    const job = jobs ? await jobs.get(id, () => store.getJob(id)) : await store.getJob(id);
+    const job = jobs ? await jobs.get(id, async () => frozen(await store.getJob(id))) : await store.getJob(id);
     if (!job || job.ownerId !== ownerId) throw new NotFoundError(`no evaluation job with id "${id}"`, 'id');
     return job;
   };
