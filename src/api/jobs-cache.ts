@@ -4,8 +4,8 @@
  * SDKs, the CLI and the web UI poll a job's status and the job list, and while a job runs neither
  * changes for seconds at a time. A list of ten jobs was the API's most expensive answer (every
  * job's row read and its JSON columns parsed, then the whole written out again: 350–460 µs of the
- * API thread's CPU, measured with a job running, against 55–70 µs kept), and reading one job for
- * its status is about half of that answer's cost. Where the store versions its jobs
+ * API thread's CPU, measured with a job running, against 42–70 µs kept), and reading one job is
+ * about half of what a status costs. Where the store versions its jobs
  * (`Store.jobsVersion`: any change to a job a list or a status shows, by any connection or
  * process, moves it), a value is kept with the version it was read at and given again while the
  * version stays. Row progress is not in the version; the status route adds it live.
