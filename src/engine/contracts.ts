@@ -135,11 +135,27 @@ export interface BlobStore {
   stagingPath(fileId: string): string;
   /** Makes the staged bytes durable and readable by every node. */
   commit(fileId: string): Promise<void>;
+  /**
+   * A commit that takes the file's bytes while they are staged, instead of reading them back after:
+   * for a store that copies files elsewhere (PostgreSQL), so the copy runs alongside the writing.
+   * Absent where committing copies nothing (the local folder).
+   */
+  openCommit?(fileId: string): PendingCommit;
   /** A local path holding the file's bytes. */
   localPath(fileId: string): Promise<string>;
   openRead(fileId: string): Promise<Readable>;
   size(fileId: string): Promise<number>;
   delete(fileId: string): Promise<void>;
+}
+
+/** A file's commit under way (BlobStore.openCommit): its bytes in order, then finish or abort. */
+export interface PendingCommit {
+  /** Takes the next bytes; waits while the store is behind, and rejects once the copy has failed. */
+  add(bytes: Buffer): Promise<void>;
+  /** After the last bytes: the file is durable and readable by every node, as after `commit`. */
+  finish(): Promise<void>;
+  /** Gives up: nothing of the file is kept. */
+  abort(): Promise<void>;
 }
 
 /** A chunk of one job's rows: [start, end). */

@@ -17,7 +17,7 @@ import { readRows } from '../datasets/rows.js';
 import { csvRowOffsetBatches, rowOffsetBatches, type RowOffset } from '../datasets/offsets.js';
 import { defaultWorkers } from '../providers/endpoints.js';
 import type { ModelRegistry } from '../providers/registry.js';
-import type { BlobStore, RowChunk, Store, TaskQueue } from './contracts.js';
+import type { BlobStore, PendingCommit, RowChunk, Store, TaskQueue } from './contracts.js';
 import { ChunkAbandoned } from './chunk-abandoned.js';
 import { newFileId, newJobId } from './ids.js';
 import { createLimiter, createSlots, type Slots } from './limiter.js';
@@ -352,18 +352,26 @@ export function createEngine(deps: EngineDeps): Engine {
     // The file written as rows finished, when it holds every row; otherwise one pass now.
     const finished = live ? await live.file.finish() : null;
     const resultId = finished && live ? live.id : newFileId();
-    const info: ResultFileInfo =
-      finished ??
-      (await writeResultFile({
+    let info: ResultFileInfo;
+    let commit: PendingCommit | undefined;
+    if (finished) info = finished;
+    else {
+      const datasetPath = await blobs.localPath(file.id);
+      // Where committing copies the file (PostgreSQL), the copy goes alongside the pass over the
+      // rows instead of after it: both lie between the job's last row and its completion.
+      commit = blobs.openCommit?.(resultId);
+      info = await writeResultFile({
         store,
         jobId,
         spec: job.spec,
-        datasetPath: await blobs.localPath(file.id),
+        datasetPath,
         datasetFormat: file.format,
         destPath: blobs.stagingPath(resultId),
         summary: summaryOptions,
-      }));
-    await blobs.commit(resultId);
+        ...(commit ? { commit } : {}),
+      });
+    }
+    if (!commit) await blobs.commit(resultId);
     await store.insertFile({
       id: resultId,
       ownerId: job.ownerId,

@@ -11,7 +11,7 @@ import type { DatasetFormat } from '../datasets/ingest.js';
 import { readRows } from '../datasets/rows.js';
 import type { JobSpec, RowResult } from '../domain/types.js';
 import { createSummarizer, type Summary, type SummaryOptions } from '../stats/aggregate.js';
-import type { Store } from './contracts.js';
+import type { PendingCommit, Store } from './contracts.js';
 
 /** Characters of result lines gathered before each write. */
 const WRITE_BATCH_CHARS = 256 * 1024;
@@ -51,9 +51,10 @@ const INTEGER_LIKE = /^(0|[1-9]\d*)$/;
 
 /**
  * A file written in batches of lines under a temporary name and renamed into place when finished,
- * so readers never see half of it. A write per line cost more than making the line.
+ * so readers never see half of it. A write per line cost more than making the line. With a pending
+ * commit, each batch is handed to it as well, and the file is committed before it is renamed.
  */
-function batchedFile(destPath: string) {
+function batchedFile(destPath: string, commit?: PendingCommit) {
   const tmp = `${destPath}.tmp-${process.pid}`;
   // Opened on the first batch: a writer that gives up early leaves no file at all.
   let out: fs.WriteStream | null = null;
@@ -61,6 +62,8 @@ function batchedFile(destPath: string) {
   let batch = '';
   let bytes = 0;
   let discarding: Promise<void> | null = null;
+  /** The commit's taking of the last batch; it rejects once the copy has failed. */
+  let copying: Promise<void> | undefined;
   const stream = (): fs.WriteStream => {
     out ??= fs.createWriteStream(tmp, { highWaterMark: WRITE_BATCH_CHARS * 4 }).on('error', (err) => (failure ??= err));
     return out;
@@ -68,10 +71,15 @@ function batchedFile(destPath: string) {
   /** Writes what is gathered; true when the stream asks the writer to wait for it to drain. */
   const write = (): boolean => {
     if (batch === '' || discarding) return false;
-    bytes += Buffer.byteLength(batch);
-    const full = !stream().write(batch);
+    const data = Buffer.from(batch);
     batch = '';
-    return full;
+    bytes += data.length;
+    if (commit) {
+      copying = commit.add(data);
+      // Awaited by the next append or by finish, which say the failure.
+      copying.catch(() => {});
+    }
+    return !stream().write(data);
   };
   return {
     get failed(): boolean {
@@ -80,20 +88,24 @@ function batchedFile(destPath: string) {
     /** Adds text; a write, when one is due, resolves once the stream can take more. */
     async append(text: string): Promise<void> {
       batch += text;
-      if (batch.length >= WRITE_BATCH_CHARS && write()) await once(stream(), 'drain');
+      if (batch.length < WRITE_BATCH_CHARS) return;
+      if (write()) await once(stream(), 'drain');
+      await copying;
     },
     /** Adds text without ever waiting, for a writer fed at the pace of model calls. */
     appendNow(text: string): void {
       batch += text;
       if (batch.length >= WRITE_BATCH_CHARS) write();
     },
-    /** Writes the rest, renames the file into place, and returns its size in bytes. */
+    /** Writes the rest, commits it if asked, renames the file into place, and returns its size in bytes. */
     async finish(): Promise<number> {
       write();
       const s = stream();
       s.end();
       // Rejects with the stream's error, even one it met before this call.
       await finished(s);
+      await copying;
+      await commit?.finish();
       await fs.promises.rename(tmp, destPath);
       return bytes;
     },
@@ -111,7 +123,7 @@ function batchedFile(destPath: string) {
           s.destroy();
           await closed;
         }
-        await fs.promises.rm(tmp, { force: true });
+        await Promise.all([fs.promises.rm(tmp, { force: true }), commit?.abort()]);
       })();
       return discarding;
     },
@@ -126,9 +138,11 @@ export async function writeResultFile(opts: {
   datasetFormat: DatasetFormat;
   destPath: string;
   summary: SummaryOptions;
+  /** Takes the file's bytes as they are written (BlobStore.openCommit); finished with the file. */
+  commit?: PendingCommit;
 }): Promise<ResultFileInfo> {
   const summarizer = createSummarizer(opts.spec, opts.summary);
-  const file = batchedFile(opts.destPath);
+  const file = batchedFile(opts.destPath, opts.commit);
   let lineCount = 0;
   let bytes: number;
   try {

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -32,6 +32,91 @@ describe('the PostgreSQL blob store', () => {
     } finally {
       await pool.end();
       rmSync(cacheDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a commit that takes a file while it is written', () => {
+  /** Two nodes' blob stores on one database, each with its own local folder. */
+  async function twoNodes() {
+    const url = await db.createDatabase();
+    const dirs = [mkdtempSync(path.join(tmpdir(), 'assay-pg-node-a-')), mkdtempSync(path.join(tmpdir(), 'assay-pg-node-b-'))];
+    const pools = dirs.map(() => new pg.Pool({ connectionString: url, max: 2 }).on('error', () => {}));
+    const [a, b] = await Promise.all(dirs.map((dir, i) => openPostgresBlobStore(pools[i]!, dir)));
+    return {
+      a: a!,
+      b: b!,
+      url,
+      async close() {
+        await Promise.all(pools.map((p) => p.end()));
+        for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  }
+  /** 2.5 MiB of JSONL in pieces of about 256 KiB, as a result file's batches come. */
+  const pieces = Array.from({ length: 10 }, (_, i) => Buffer.from(`{"row":${i},"text":"${'x'.repeat(256 * 1024 - 30)}"}\n`));
+
+  it('lets other nodes read the file only once it is finished, whole', async () => {
+    const nodes = await twoNodes();
+    try {
+      const pending = nodes.a.openCommit!('file-copied');
+      for (const piece of pieces) await pending.add(piece);
+      await expect(nodes.b.localPath('file-copied')).rejects.toThrow(/no stored contents/);
+      await pending.finish();
+      const copy = await nodes.b.localPath('file-copied');
+      expect(readFileSync(copy).equals(Buffer.concat(pieces))).toBe(true);
+      expect(await nodes.b.size('file-copied')).toBe(Buffer.concat(pieces).length);
+    } finally {
+      await nodes.close();
+    }
+  });
+
+  it('keeps an empty file as a file', async () => {
+    const nodes = await twoNodes();
+    try {
+      const pending = nodes.a.openCommit!('file-empty');
+      await pending.finish();
+      expect(readFileSync(await nodes.b.localPath('file-empty')).length).toBe(0);
+    } finally {
+      await nodes.close();
+    }
+  });
+
+  it('keeps nothing of a file whose commit was aborted', async () => {
+    const nodes = await twoNodes();
+    try {
+      const pending = nodes.a.openCommit!('file-aborted');
+      for (const piece of pieces) await pending.add(piece);
+      await pending.abort();
+      await expect(nodes.b.localPath('file-aborted')).rejects.toThrow(/no stored contents/);
+    } finally {
+      await nodes.close();
+    }
+  });
+
+  it('fails, keeping nothing, when its database connection is lost during the copy', async () => {
+    const nodes = await twoNodes();
+    const admin = new pg.Client({ connectionString: nodes.url });
+    await admin.connect();
+    try {
+      const pending = nodes.a.openCommit!('file-cut');
+      await pending.add(pieces[0]!);
+      for (const piece of pieces.slice(1, 5)) await pending.add(piece);
+      const cut = await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL`);
+      expect(cut.rowCount).toBe(1);
+      let failed: unknown = null;
+      try {
+        for (const piece of pieces.slice(5)) await pending.add(piece);
+        await pending.finish();
+      } catch (err) {
+        failed = err;
+      }
+      expect(String(failed)).toMatch(/terminat|connection/i);
+      await pending.abort();
+      await expect(nodes.b.localPath('file-cut')).rejects.toThrow(/no stored contents/);
+    } finally {
+      await admin.end();
+      await nodes.close();
     }
   });
 });

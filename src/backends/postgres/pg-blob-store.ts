@@ -1,18 +1,20 @@
 /**
  * File contents in PostgreSQL, so every node of a distributed deployment can read every file
  * without another service to run (docs/distributed.md says why this beats an object store here).
- * A file is stored as 1 MiB chunks; each node keeps a local cache of the files it has read, which
- * is safe because a file's bytes never change once committed.
+ * A file is stored as chunks of about 1 MiB; each node keeps a local cache of the files it has
+ * read, which is safe because a file's bytes never change once committed.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
-import type { BlobStore } from '../../engine/contracts.js';
+import type { BlobStore, PendingCommit } from '../../engine/contracts.js';
 import { removeAbandonedPartials } from '../partial-files.js';
 
 const CHUNK_BYTES = 1024 * 1024;
+/** Bytes a pending commit lets its writer get ahead of the database before making it wait. */
+const MAX_BEHIND_BYTES = 4 * CHUNK_BYTES;
 
 const SCHEMA = `CREATE TABLE IF NOT EXISTS file_chunks (
   file_id TEXT NOT NULL,
@@ -70,28 +72,122 @@ export async function openPostgresBlobStore(pool: pg.Pool, cacheDir: string): Pr
     return target;
   }
 
-  return {
-    stagingPath: cachePath,
-    async commit(fileId) {
+  /**
+   * A file's chunks inserted in one transaction as its bytes come, so that other nodes see the
+   * whole file or none of it. Inserts run one after another on their own connection while the
+   * caller goes on producing bytes; it waits only when more than a few chunks are behind.
+   */
+  function openCommit(fileId: string): PendingCommit {
+    cachePath(fileId);
+    let failure: unknown = null;
+    // The connection sits idle between inserts while the writer works, and a checked-out client
+    // whose connection drops then reports it as an event: without a listener, a crash.
+    const onError = (err: Error): void => {
+      failure ??= err;
+    };
+    const connected = (async () => {
       const client = await pool.connect();
+      client.on('error', onError);
       try {
         await client.query('BEGIN');
         await client.query('DELETE FROM file_chunks WHERE file_id = $1', [fileId]);
-        let seq = 0;
-        const stream = fs.createReadStream(cachePath(fileId), { highWaterMark: CHUNK_BYTES });
-        for await (const chunk of stream as AsyncIterable<Buffer>) {
-          await client.query('INSERT INTO file_chunks (file_id, seq, data) VALUES ($1, $2, $3)', [fileId, seq++, chunk]);
-        }
-        // An empty file still needs a row, so other nodes can tell it exists.
-        if (seq === 0) await client.query('INSERT INTO file_chunks (file_id, seq, data) VALUES ($1, 0, $2)', [fileId, Buffer.alloc(0)]);
-        await client.query('COMMIT');
       } catch (err) {
         await client.query('ROLLBACK').catch(() => {});
+        client.off('error', onError);
+        client.release(true);
         throw err;
-      } finally {
-        client.release();
       }
+      return client;
+    })();
+    connected.catch((err: unknown) => (failure ??= err));
+    let seq = 0;
+    let held: Buffer[] = [];
+    let heldBytes = 0;
+    let behindBytes = 0;
+    // Never rejects: a failed insert is kept in `failure`, and the inserts after it are skipped.
+    let inserts: Promise<void> = Promise.resolve();
+    let ended: Promise<void> | null = null;
+
+    const insert = (data: Buffer): void => {
+      const n = seq++;
+      behindBytes += data.length;
+      inserts = inserts.then(async () => {
+        try {
+          if (failure === null) await (await connected).query('INSERT INTO file_chunks (file_id, seq, data) VALUES ($1, $2, $3)', [fileId, n, data]);
+        } catch (err) {
+          failure ??= err;
+        } finally {
+          behindBytes -= data.length;
+        }
+      });
+    };
+    const sendHeld = (): void => {
+      if (heldBytes === 0) return;
+      insert(held.length === 1 ? held[0]! : Buffer.concat(held, heldBytes));
+      held = [];
+      heldBytes = 0;
+    };
+    /** Commits or rolls back once, and gives the connection back. */
+    const end = (keep: boolean): Promise<void> =>
+      (ended ??= (async () => {
+        await inserts;
+        let client: pg.PoolClient;
+        try {
+          client = await connected;
+        } catch (err) {
+          if (keep) throw err;
+          return;
+        }
+        // A connection that cannot even roll back is discarded rather than reused.
+        let broken = false;
+        try {
+          if (keep && failure === null) {
+            await client.query('COMMIT');
+            return;
+          }
+          await client.query('ROLLBACK').catch(() => (broken = true));
+          if (keep) throw failure;
+        } finally {
+          client.off('error', onError);
+          client.release(broken);
+        }
+      })());
+
+    return {
+      async add(bytes) {
+        if (failure !== null) throw failure;
+        if (ended) throw new Error(`the commit of file ${fileId} has ended`);
+        held.push(bytes);
+        heldBytes += bytes.length;
+        if (heldBytes >= CHUNK_BYTES) sendHeld();
+        if (behindBytes > MAX_BEHIND_BYTES) await inserts;
+        if (failure !== null) throw failure;
+      },
+      async finish() {
+        sendHeld();
+        // An empty file still needs a row, so other nodes can tell it exists.
+        if (seq === 0) insert(Buffer.alloc(0));
+        await end(true);
+      },
+      abort: () => end(false).catch(() => {}),
+    };
+  }
+
+  return {
+    stagingPath: cachePath,
+    async commit(fileId) {
+      const pending = openCommit(fileId);
+      try {
+        for await (const chunk of fs.createReadStream(cachePath(fileId), { highWaterMark: CHUNK_BYTES }) as AsyncIterable<Buffer>) {
+          await pending.add(chunk);
+        }
+      } catch (err) {
+        await pending.abort();
+        throw err;
+      }
+      await pending.finish();
     },
+    openCommit,
     localPath,
     async openRead(fileId) {
       return fs.createReadStream(await localPath(fileId));
