@@ -1,10 +1,13 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getTestDatabase, type TestDatabase } from '../../../test/support/postgres.js';
+import type { JobSpec, RowResult } from '../../domain/types.js';
+import type { Store } from '../../engine/contracts.js';
+import { writeResultFile } from '../../engine/result-file.js';
 import { openPostgresBlobStore } from './pg-blob-store.js';
 
 let db: TestDatabase;
@@ -117,6 +120,88 @@ describe('a commit that takes a file while it is written', () => {
     } finally {
       await admin.end();
       await nodes.close();
+    }
+  });
+});
+
+describe('a result file committed while the pass over its rows writes it', () => {
+  const spec: JobSpec = {
+    type: 'classify',
+    fileId: 'file-dataset',
+    judge: { model: 'j', source: 'serverless', baseUrl: null, secretRef: null, maxTokens: 1, temperature: 0, numWorkers: null, systemTemplate: '' },
+    target: { kind: 'column', column: 'answer' },
+    labels: ['good', 'bad'],
+    passLabels: ['good'],
+  };
+  const ROWS = 3000;
+  const result = (i: number): RowResult => ({
+    rowIndex: i,
+    outcome: 'ok',
+    label: 'good',
+    score: null,
+    choice: null,
+    generationFailures: 0,
+    judgeFailures: 0,
+    usage: {},
+    fields: { evaluation_successful: true, label: 'good', feedback: `row ${i} ${'is fine '.repeat(120)}` },
+  });
+  /** The stored rows, as a store reads them back; with `failAt`, the read fails there, as a lost database would. */
+  const rowsOf = (failAt?: number) =>
+    ({
+      async *iterateRows() {
+        for (let i = 0; i < ROWS; i++) {
+          if (i === failAt) throw new Error('the database went away');
+          yield result(i);
+        }
+      },
+    }) as unknown as Store;
+
+  async function setUp() {
+    const url = await db.createDatabase();
+    const dir = mkdtempSync(path.join(tmpdir(), 'assay-pg-result-'));
+    const pools = [0, 1].map(() => new pg.Pool({ connectionString: url, max: 2 }).on('error', () => {}));
+    const [writer, reader] = await Promise.all(pools.map((pool, i) => openPostgresBlobStore(pool, path.join(dir, `node-${i}`))));
+    const datasetPath = path.join(dir, 'data.jsonl');
+    writeFileSync(datasetPath, Array.from({ length: ROWS }, (_, i) => JSON.stringify({ id: i, answer: `answer ${i}` })).join('\n') + '\n');
+    return {
+      writer: writer!,
+      reader: reader!,
+      /** Connections of the writing node's pool that are checked out. */
+      held: () => pools[0]!.totalCount - pools[0]!.idleCount,
+      pass: (id: string, store: Store) =>
+        writeResultFile({ store, jobId: 'eval-1', spec, datasetPath, datasetFormat: 'jsonl', destPath: writer!.stagingPath(id), summary: { labelCountsAsString: false }, commit: writer!.openCommit!(id) }),
+      async close() {
+        await Promise.all(pools.map((p) => p.end()));
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  }
+
+  it('is the same file on another node as on the node that wrote it', async () => {
+    const t = await setUp();
+    try {
+      const info = await t.pass('file-result', rowsOf());
+      const written = readFileSync(t.writer.stagingPath('file-result'));
+      expect(info.lineCount).toBe(ROWS);
+      expect(written.length).toBe(info.bytes);
+      expect(written.length).toBeGreaterThan(2 * 1024 * 1024);
+      expect(readFileSync(await t.reader.localPath('file-result')).equals(written)).toBe(true);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('leaves nothing, on either node, when the pass fails midway', async () => {
+    const t = await setUp();
+    try {
+      await expect(t.pass('file-broken', rowsOf(2000))).rejects.toThrow(/database went away/);
+      // The commit's transaction was rolled back and its connection given back.
+      expect(t.held()).toBe(0);
+      await expect(t.reader.localPath('file-broken')).rejects.toThrow(/no stored contents/);
+      const writerDir = path.dirname(t.writer.stagingPath('file-broken'));
+      expect(readdirSync(writerDir).filter((name) => name.includes('file-broken'))).toEqual([]);
+    } finally {
+      await t.close();
     }
   });
 });
