@@ -78,6 +78,7 @@ export async function openPostgresBlobStore(pool: pg.Pool, cacheDir: string): Pr
    * caller goes on producing bytes; it waits only when more than a few chunks are behind.
    */
   function openCommit(fileId: string): PendingCommit {
+    // Refuses an id that is not a file id before a connection is taken.
     cachePath(fileId);
     let failure: unknown = null;
     // The connection sits idle between inserts while the writer works, and a checked-out client
@@ -107,13 +108,15 @@ export async function openPostgresBlobStore(pool: pg.Pool, cacheDir: string): Pr
     // Never rejects: a failed insert is kept in `failure`, and the inserts after it are skipped.
     let inserts: Promise<void> = Promise.resolve();
     let ended: Promise<void> | null = null;
+    /** Set by abort: chunks still queued are not inserted. */
+    let dropped = false;
 
     const insert = (data: Buffer): void => {
       const n = seq++;
       behindBytes += data.length;
       inserts = inserts.then(async () => {
         try {
-          if (failure === null) await (await connected).query('INSERT INTO file_chunks (file_id, seq, data) VALUES ($1, $2, $3)', [fileId, n, data]);
+          if (failure === null && !dropped) await (await connected).query('INSERT INTO file_chunks (file_id, seq, data) VALUES ($1, $2, $3)', [fileId, n, data]);
         } catch (err) {
           failure ??= err;
         } finally {
@@ -130,6 +133,7 @@ export async function openPostgresBlobStore(pool: pg.Pool, cacheDir: string): Pr
     /** Commits or rolls back once, and gives the connection back. */
     const end = (keep: boolean): Promise<void> =>
       (ended ??= (async () => {
+        dropped = !keep;
         await inserts;
         let client: pg.PoolClient;
         try {
