@@ -21,6 +21,12 @@ export function createPool(url: string, opts: PoolOptions = {}): pg.Pool {
 export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
+  // A checked-out connection that drops between two queries reports it as an event, which would
+  // crash the process without a listener; its next query fails instead, and rolls back below.
+  const onError = (err: Error): void => {
+    broken ??= err;
+  };
+  client.on('error', onError);
   try {
     await client.query('BEGIN');
     const result = await fn(client);
@@ -30,6 +36,7 @@ export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient
     await client.query('ROLLBACK').catch((rollbackErr: Error) => (broken = rollbackErr));
     throw err;
   } finally {
+    client.off('error', onError);
     // A connection that cannot even roll back is discarded rather than reused.
     client.release(broken);
   }
