@@ -17,14 +17,18 @@ export function createPool(url: string, opts: PoolOptions = {}): pg.Pool {
   return pool;
 }
 
-/** Runs `fn` in a transaction on one connection: committed if it resolves, rolled back if it throws. */
+/**
+ * Runs `fn` in a transaction on one connection: committed if it resolves, rolled back if it
+ * throws. A connection lost on the way is the error it rejects with, whatever query then failed.
+ */
 export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  let lost: Error | undefined;
   let broken: Error | undefined;
   // A checked-out connection that drops between two queries reports it as an event, which would
   // crash the process without a listener; its next query fails instead, and rolls back below.
   const onError = (err: Error): void => {
-    broken ??= err;
+    lost ??= err;
   };
   client.on('error', onError);
   try {
@@ -34,11 +38,11 @@ export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient
     return result;
   } catch (err) {
     await client.query('ROLLBACK').catch((rollbackErr: Error) => (broken = rollbackErr));
-    throw err;
+    throw lost ?? err;
   } finally {
     client.off('error', onError);
     // A connection that cannot even roll back is discarded rather than reused.
-    client.release(broken);
+    client.release(broken ?? lost);
   }
 }
 
