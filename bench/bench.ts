@@ -310,6 +310,8 @@ async function runScenario(s: Scenario): Promise<RunOutcome> {
     const peakMb = peakRssMb(rowsPid);
     const stopping = performance.now();
     await Promise.all([server.stop(), worker?.stop()]);
+    // A warning (a loop stall, a failed cache write, a retried chunk) explains a run unlike the others.
+    for (const line of [...server.warnings(), ...(worker?.warnings() ?? [])]) process.stderr.write(`  ${s.name}: ${line}\n`);
     const wholeS = (firstDone - spawned + (performance.now() - stopping)) / 1000;
     return { first, warm, peakMb, startupMs: server.startedMs, wholeS };
   } finally {

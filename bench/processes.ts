@@ -10,6 +10,8 @@ export interface Proc {
   child: ChildProcess;
   url: string;
   startedMs: number;
+  /** The log lines of warning level or above the process has written so far (pino JSON, level 40+). */
+  warnings(): string[];
   stop(): Promise<void>;
 }
 
@@ -49,6 +51,7 @@ export function startProcess(
         child,
         url: match[1]!,
         startedMs: performance.now() - started,
+        warnings: () => warningLines(out + err),
         stop: () =>
           new Promise<void>((done) => {
             if (child.exitCode !== null) return done();
@@ -69,4 +72,15 @@ export function peakRssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
   return kb / 1024;
+}
+
+function warningLines(text: string): string[] {
+  return text.split('\n').filter((line) => {
+    try {
+      const entry = JSON.parse(line) as { level?: unknown };
+      return typeof entry.level === 'number' && entry.level >= 40;
+    } catch {
+      return false;
+    }
+  });
 }

@@ -14,6 +14,7 @@ import { AssayError, NotFoundError, ValidationError } from '../domain/errors.js'
 import { parseJobRequest } from '../domain/job-request.js';
 import { FAILED_OUTCOMES, timestamp, TERMINAL_STATUSES, type FileRecord, type JobRecord, type JobStatus, type RowResult } from '../domain/types.js';
 import { readRows } from '../datasets/rows.js';
+import { watchLoopStalls, type LoopStallWatch } from '../observability/loop-stalls.js';
 import { csvRowOffsetBatches, rowOffsetBatches, type RowOffset } from '../datasets/offsets.js';
 import { defaultWorkers } from '../providers/endpoints.js';
 import type { ModelRegistry } from '../providers/registry.js';
@@ -39,6 +40,8 @@ export interface EngineDeps {
   log?: (level: 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>) => void;
   /** Told of every finished row (for metrics). */
   onRowFinished?: (outcome: RowResult['outcome']) => void;
+  /** Told of each block of a second or more of the event loop that runs the rows (for metrics). */
+  onLoopStall?: (ms: number) => void;
   /** Checks each user-supplied `external_base_url` when a job is created (the SSRF guard). */
   endpointGuard?: { check(baseUrl: string, param: string): Promise<void> };
 }
@@ -106,6 +109,7 @@ export function createEngine(deps: EngineDeps): Engine {
   const background = new Set<Promise<unknown>>();
   let closed = false;
   let sweeper: NodeJS.Timeout | undefined;
+  let stalls: LoopStallWatch | undefined;
   const summaryOptions = { labelCountsAsString: config.labelCountsAsString, prices: config.prices };
   const renderOptions = config.limits ? { maxSteps: config.limits.maxRenderSteps, maxOutputChars: config.limits.maxRenderChars } : {};
 
@@ -558,6 +562,12 @@ export function createEngine(deps: EngineDeps): Engine {
           { concurrency: CHUNK_CONCURRENCY },
         );
       }
+      if (consume) {
+        stalls ??= watchLoopStalls((ms) => {
+          log('warn', 'the event loop that runs rows was blocked; every row in flight waited as long', { blockedMs: Math.round(ms) });
+          deps.onLoopStall?.(ms);
+        });
+      }
       if (consume && !resume) {
         sweeper = setInterval(() => track(sweep()), SWEEP_MS);
         sweeper.unref();
@@ -573,6 +583,7 @@ export function createEngine(deps: EngineDeps): Engine {
     async close() {
       closed = true;
       clearInterval(sweeper);
+      stalls?.stop();
       for (const id of [...active.keys()]) deactivate(id);
       await queue.close();
       while (background.size > 0) await Promise.allSettled([...background]);

@@ -30,6 +30,8 @@ export interface Metrics {
   /** Adds the metrics kept by another thread (the embedded engine's) to every scrape. */
   setRemote(remote: RemoteMetrics): void;
   rowFinished(outcome: RowResult['outcome']): void;
+  /** A block of the event loop that runs rows, of `ms` milliseconds (see loop-stalls.ts). */
+  loopStalled(ms: number): void;
   providerCall(endpoint: string, seconds: number, result: 'ok' | 'error', attempts: number): void;
   setSources(sources: MetricsSources): void;
   /** Forgets the per-endpoint series recorded so far (when endpoint labels change meaning). */
@@ -56,6 +58,8 @@ export function createMetrics(opts: { processMetrics?: boolean } = {}): Metrics 
     registers: [registry],
   });
   const retries = new Counter({ name: 'assay_provider_retries_total', help: 'Model call attempts beyond the first', labelNames: ['endpoint'], registers: [registry] });
+  const stalls = new Counter({ name: 'assay_engine_loop_stalls_total', help: 'Blocks of a second or more of the event loop that runs rows', registers: [registry] });
+  const stalled = new Counter({ name: 'assay_engine_loop_stalled_seconds_total', help: 'Time the event loop that runs rows spent in such blocks (at least)', registers: [registry] });
   /** A gauge per endpoint label, summing one scheduler figure over the endpoints shown under it. */
   const endpointGauge = (name: string, help: string, figure: (state: ReturnType<ChatModel['state']>) => number): void => {
     new Gauge({
@@ -108,6 +112,10 @@ export function createMetrics(opts: { processMetrics?: boolean } = {}): Metrics 
       remote = next;
     },
     rowFinished: (outcome) => rows.inc({ outcome }),
+    loopStalled(ms) {
+      stalls.inc();
+      stalled.inc(ms / 1000);
+    },
     providerCall(model, seconds, result, attempts) {
       const endpoint = labelOf(model);
       latency.observe({ endpoint, result }, seconds);

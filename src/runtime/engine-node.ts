@@ -55,7 +55,7 @@ export function createEngineNode(config: Config, deps: EngineNodeDeps): { engine
     models,
     config,
     ...(deps.log ? { log: deps.log } : {}),
-    ...(metrics ? { onRowFinished: metrics.rowFinished } : {}),
+    ...(metrics ? { onRowFinished: metrics.rowFinished, onLoopStall: metrics.loopStalled } : {}),
     ...(guard ? { endpointGuard: guard } : {}),
   });
   return { engine, models };

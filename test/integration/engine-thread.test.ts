@@ -54,6 +54,8 @@ describe('jobs on the engine thread', () => {
     expect(metrics).toMatch(/assay_jobs\{status="completed"\} 1/);
     expect(metrics).toMatch(/assay_provider_concurrency_limit\{endpoint="judge-model at [^"]+"\} [1-9]\d*/);
     expect(metrics).toMatch(/assay_provider_rate_limited_total\{endpoint="judge-model at [^"]+"\} 0/);
+    // The engine thread watches its own event loop for blocks; none in this job.
+    expect(metrics).toMatch(/^assay_engine_loop_stalls_total 0$/m);
     // The process's own metrics come once, from the main thread.
     expect(metrics.match(/^process_cpu_seconds_total /gm)).toHaveLength(1);
   });
