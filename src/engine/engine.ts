@@ -14,8 +14,8 @@ import { AssayError, NotFoundError, ValidationError } from '../domain/errors.js'
 import { parseJobRequest } from '../domain/job-request.js';
 import { FAILED_OUTCOMES, timestamp, TERMINAL_STATUSES, type FileRecord, type JobRecord, type JobStatus, type RowResult } from '../domain/types.js';
 import { readRows } from '../datasets/rows.js';
-import { watchLoopStalls, type LoopStallWatch } from '../observability/loop-stalls.js';
 import { csvRowOffsetBatches, rowOffsetBatches, type RowOffset } from '../datasets/offsets.js';
+import { watchLoopStalls, type LoopStallWatch } from '../observability/loop-stalls.js';
 import { defaultWorkers } from '../providers/endpoints.js';
 import type { ModelRegistry } from '../providers/registry.js';
 import type { BlobStore, PendingCommit, RowChunk, Store, TaskQueue } from './contracts.js';
