@@ -3,10 +3,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { JobSpec, RowResult } from '../domain/types.js';
 import { createSummarizer } from '../stats/aggregate.js';
-import { openLiveResultFile, resultLine } from './result-file.js';
+import type { PendingCommit, Store } from './contracts.js';
+import { openLiveResultFile, resultLine, writeResultFile } from './result-file.js';
 
 const judge = { model: 'j', source: 'serverless', baseUrl: null, secretRef: null, maxTokens: 1, temperature: 0, numWorkers: null, systemTemplate: '' } as const;
 const spec: JobSpec = { type: 'classify', fileId: 'f', judge, target: { kind: 'column', column: 'r' }, labels: ['good', 'bad'], passLabels: ['good'] };
@@ -126,5 +127,20 @@ describe('a result file written as rows finish', () => {
     await live.abandon();
     expect(readdirSync(dir)).toEqual([]);
     expect(existsSync(dest)).toBe(false);
+  });
+});
+
+describe('the result file written after a job', () => {
+  it('gives up the pending commit it was handed whatever fails, even before it reads a row', async () => {
+    const commit: PendingCommit = { add: vi.fn(async () => {}), finish: vi.fn(async () => {}), abort: vi.fn(async () => {}) };
+    // A spec the summary cannot be made for: the first thing the pass does fails.
+    const broken = { ...spec, labels: undefined } as unknown as JobSpec;
+    const store = { iterateRows: () => (async function* () {})() } as unknown as Store;
+    await expect(
+      writeResultFile({ store, jobId: 'j', spec: broken, datasetPath: join(dir, 'none.jsonl'), datasetFormat: 'jsonl', destPath: join(dir, 'out.jsonl'), summary: OPTS, commit }),
+    ).rejects.toThrow(TypeError);
+    expect(commit.abort).toHaveBeenCalledOnce();
+    expect(commit.finish).not.toHaveBeenCalled();
+    expect(readdirSync(dir)).toEqual([]);
   });
 });

@@ -141,11 +141,13 @@ export async function writeResultFile(opts: {
   /** Takes the file's bytes as they are written (BlobStore.openCommit); finished with the file. */
   commit?: PendingCommit;
 }): Promise<ResultFileInfo> {
-  const summarizer = createSummarizer(opts.spec, opts.summary);
+  // Opens nothing yet; from here on every failure discards the file, and gives up the commit.
   const file = batchedFile(opts.destPath, opts.commit);
+  let summarizer: ReturnType<typeof createSummarizer>;
   let lineCount = 0;
   let bytes: number;
   try {
+    summarizer = createSummarizer(opts.spec, opts.summary);
     const results = opts.store.iterateRows(opts.jobId)[Symbol.asyncIterator]();
     let next = await results.next();
     for await (const row of readRows(opts.datasetPath, opts.datasetFormat)) {
