@@ -61,8 +61,8 @@ describe('a commit that takes a file while it is written', () => {
 
   it('lets other nodes read the file only once it is finished, whole', async () => {
     const nodes = await twoNodes();
+    const pending = nodes.a.openCommit!('file-copied');
     try {
-      const pending = nodes.a.openCommit!('file-copied');
       for (const piece of pieces) await pending.add(piece);
       await expect(nodes.b.localPath('file-copied')).rejects.toThrow(/no stored contents/);
       await pending.finish();
@@ -70,6 +70,8 @@ describe('a commit that takes a file while it is written', () => {
       expect(readFileSync(copy).equals(Buffer.concat(pieces))).toBe(true);
       expect(await nodes.b.size('file-copied')).toBe(Buffer.concat(pieces).length);
     } finally {
+      // Ended either way before the pools close, which wait for its connection.
+      await pending.abort();
       await nodes.close();
     }
   });
@@ -87,12 +89,14 @@ describe('a commit that takes a file while it is written', () => {
 
   it('keeps nothing of a file whose commit was aborted', async () => {
     const nodes = await twoNodes();
+    const pending = nodes.a.openCommit!('file-aborted');
     try {
-      const pending = nodes.a.openCommit!('file-aborted');
       for (const piece of pieces) await pending.add(piece);
       await pending.abort();
       await expect(nodes.b.localPath('file-aborted')).rejects.toThrow(/no stored contents/);
     } finally {
+      // Ended either way before the pools close, which wait for its connection.
+      await pending.abort();
       await nodes.close();
     }
   });
@@ -101,12 +105,18 @@ describe('a commit that takes a file while it is written', () => {
     const nodes = await twoNodes();
     const admin = new pg.Client({ connectionString: nodes.url });
     await admin.connect();
+    const pending = nodes.a.openCommit!('file-cut');
     try {
-      const pending = nodes.a.openCommit!('file-cut');
       await pending.add(pieces[0]!);
       for (const piece of pieces.slice(1, 5)) await pending.add(piece);
-      const cut = await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL`);
-      expect(cut.rowCount).toBe(1);
+      // The commit opens its transaction on its own while the writer goes on: on a busy machine it
+      // may not have begun yet, so the cut waits for it (a bounded number of looks).
+      let cut = 0;
+      for (let look = 0; look < 2000 && cut === 0; look++) {
+        const found = await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL`);
+        cut = found.rowCount ?? 0;
+      }
+      expect(cut).toBe(1);
       let failed: unknown = null;
       try {
         for (const piece of pieces.slice(5)) await pending.add(piece);
@@ -116,9 +126,11 @@ describe('a commit that takes a file while it is written', () => {
       }
       // The cause is the lost connection, however the socket learned of it.
       expect(String(failed)).toMatch(/terminat|connection|ECONNRESET|EPIPE/i);
-      await pending.abort();
       await expect(nodes.b.localPath('file-cut')).rejects.toThrow(/no stored contents/);
     } finally {
+      // Before the pools close, which wait for the commit's connection: a failed expectation
+      // above must fail the test, not hang it.
+      await pending.abort();
       await admin.end();
       await nodes.close();
     }
