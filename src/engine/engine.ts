@@ -549,6 +549,7 @@ export function createEngine(deps: EngineDeps): Engine {
     async start(opts = {}) {
       const { consume = true, resume = true } = opts;
       if (consume) {
+        models.preload();
         queue.consume(
           (task, lost) =>
             runTracked(task, lost).catch(async (err: unknown) => {

@@ -4,8 +4,9 @@
  * the POST), so a server behind a redirect answers as it would to any HTTP client; and how a call
  * goes over them and its reply is read whole (`requestText`).
  */
-import { Agent, interceptors, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { whenAborted } from './abort-listeners.js';
+import { undici } from './undici-module.js';
 
 const MAX_REDIRECTIONS = 5;
 
@@ -16,14 +17,14 @@ export const MAX_REPLY_BYTES = 16 * 1024 * 1024;
 export const AGENT_OPTIONS = { maxResponseSize: MAX_REPLY_BYTES } as const;
 
 export function withRedirects(dispatcher: Dispatcher): Dispatcher {
-  return dispatcher.compose(interceptors.redirect({ maxRedirections: MAX_REDIRECTIONS }));
+  return dispatcher.compose(undici().interceptors.redirect({ maxRedirections: MAX_REDIRECTIONS }));
 }
 
 let shared: Dispatcher | undefined;
 
 /** The pools for trusted endpoints (the configured provider), shared by every model of the process. */
 export function sharedDispatcher(): Dispatcher {
-  return (shared ??= withRedirects(new Agent(AGENT_OPTIONS)));
+  return (shared ??= withRedirects(new (undici().Agent)(AGENT_OPTIONS)));
 }
 
 /** A reply read whole. */

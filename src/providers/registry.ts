@@ -11,11 +11,17 @@ import { resolveEndpoint, type Endpoint, type ProviderDefaults } from './endpoin
 import { createOpenAIChatModel, type OpenAIChatModelOptions } from './openai-chat-model.js';
 import type { RetryPolicy } from './retry.js';
 import { withCallCache, type CallCacheOptions, type CallCacheStore } from './call-cache.js';
+import { undici } from './undici-module.js';
 
 export interface ModelRegistry {
   get(call: ModelCall, secrets: Record<string, string>): ChatModel;
   /** Every endpoint model made so far (for metrics). */
   all(): ChatModel[];
+  /**
+   * Loads the HTTP client now. A node that runs rows calls it when it starts consuming, so the
+   * first job does not pay for loading it; a node that only serves the API never does.
+   */
+  preload(): void;
 }
 
 export interface ModelRegistryOptions {
@@ -35,9 +41,10 @@ export interface ModelRegistryOptions {
   wrap?: (model: ChatModel) => ChatModel;
   /**
    * Connections for `external` models, whose endpoints a user names (the SSRF guard's); the
-   * configured provider is trusted and uses the shared pools.
+   * configured provider is trusted and uses the shared pools. Asked for when the first such model
+   * is made.
    */
-  externalDispatcher?: Dispatcher;
+  externalDispatcher?: () => Dispatcher;
 }
 
 export function createModelRegistry(
@@ -51,7 +58,8 @@ export function createModelRegistry(
       const endpoint = resolveEndpoint(call, secrets, defaults);
       // The key is part of the identity but must not sit in memory as a readable map key.
       const keyHash = endpoint.apiKey === null ? '' : createHash('sha256').update(endpoint.apiKey).digest('hex');
-      const guarded = call.source === 'external' && opts.externalDispatcher !== undefined;
+      const external = call.source === 'external' ? opts.externalDispatcher : undefined;
+      const guarded = external !== undefined;
       const id = `${endpoint.baseUrl}\n${endpoint.model}\n${keyHash}\n${guarded ? 'guarded' : 'trusted'}`;
       let model = models.get(id);
       if (!model) {
@@ -61,7 +69,7 @@ export function createModelRegistry(
           limits: limitsFor(opts.limits ?? {}, endpoint.baseUrl, endpoint.model),
           ...(opts.retry ? { retry: opts.retry } : {}),
           ...(opts.share ? { share: opts.share } : {}),
-          ...(guarded ? { dispatcher: opts.externalDispatcher } : {}),
+          ...(external ? { dispatcher: external() } : {}),
         });
         if (opts.wrap) model = opts.wrap(model);
         // Outermost, so a cache hit costs no scheduler slot and counts no provider call.
@@ -71,5 +79,6 @@ export function createModelRegistry(
       return model;
     },
     all: () => [...models.values()],
+    preload: () => void undici(),
   };
 }

@@ -15,8 +15,11 @@ import { checkBaseUrl, SsrfError, type Resolver, type SsrfPolicy } from './ssrf.
 export interface EndpointGuard {
   /** Throws a ValidationError naming `param` when the guard is active and `baseUrl` may not be reached. */
   check(baseUrl: string, param: string): Promise<void>;
-  /** Connections for user-named endpoints: the same rules again at connection time, redirects included. */
-  dispatcher: Dispatcher;
+  /**
+   * Connections for user-named endpoints: the same rules again at connection time, redirects
+   * included. Made on first use, so a node that makes no model calls never loads the HTTP client.
+   */
+  dispatcher(): Dispatcher;
 }
 
 export interface EndpointGuardOptions {
@@ -43,6 +46,7 @@ function boundedResolver(timeoutMs: number): Resolver {
 export function createEndpointGuard(opts: EndpointGuardOptions): EndpointGuard {
   const policy: SsrfPolicy = { allow: opts.allow.map((entry) => entry.toLowerCase()) };
   const resolve = opts.resolve ?? boundedResolver(opts.resolveTimeoutMs ?? 5000);
+  let dispatcher: Dispatcher | undefined;
   return {
     async check(baseUrl, param) {
       if (!(await opts.active())) return;
@@ -53,6 +57,6 @@ export function createEndpointGuard(opts: EndpointGuardOptions): EndpointGuard {
         throw new ValidationError(`${param}: ${err.message}`, param, 'forbidden_address');
       }
     },
-    dispatcher: createGuardedDispatcher(policy, opts.active),
+    dispatcher: () => (dispatcher ??= createGuardedDispatcher(policy, opts.active)),
   };
 }

@@ -9,8 +9,9 @@
  * single-user server reaches loopback model servers as before.
  */
 import { isIP } from 'node:net';
-import { Agent, buildConnector, type Dispatcher } from 'undici';
+import type { buildConnector, Dispatcher } from 'undici';
 import { AGENT_OPTIONS, withRedirects } from '../providers/http-dispatch.js';
+import { undici } from '../providers/undici-module.js';
 import { forbiddenReason, guardedLookup, SSRF_ERROR_CODE, type SsrfPolicy } from './ssrf.js';
 
 function refused(host: string, why: string): NodeJS.ErrnoException {
@@ -21,6 +22,7 @@ function refused(host: string, why: string): NodeJS.ErrnoException {
 
 /** A connector that refuses forbidden addresses while the guard is active. */
 export function guardedConnector(policy: SsrfPolicy, active: () => Promise<boolean>): buildConnector.connector {
+  const { buildConnector } = undici();
   const plain = buildConnector({});
   const guarded = buildConnector({ lookup: guardedLookup(policy) });
   return (options, callback) => {
@@ -44,5 +46,5 @@ export function guardedConnector(policy: SsrfPolicy, active: () => Promise<boole
  * client for endpoints a user named; the server's own configured provider does not need it.
  */
 export function createGuardedDispatcher(policy: SsrfPolicy, active: () => Promise<boolean>): Dispatcher {
-  return withRedirects(new Agent({ ...AGENT_OPTIONS, connect: guardedConnector(policy, active) }));
+  return withRedirects(new (undici().Agent)({ ...AGENT_OPTIONS, connect: guardedConnector(policy, active) }));
 }
