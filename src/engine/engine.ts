@@ -562,8 +562,6 @@ export function createEngine(deps: EngineDeps): Engine {
             }),
           { concurrency: CHUNK_CONCURRENCY },
         );
-      }
-      if (consume) {
         stalls ??= watchLoopStalls((ms) => {
           log('warn', 'the event loop that runs rows was blocked; every row in flight waited as long', { blockedMs: Math.round(ms) });
           deps.onLoopStall?.(ms);
