@@ -180,7 +180,7 @@ describe('distributed: one API process, three workers, one killed with SIGKILL m
       const workerMetrics = await (await fetch(`${procs[survivors[0]!]!.url}/metrics`)).text();
       expect(workerMetrics).toMatch(/assay_rows_total\{outcome="ok"\} \d+/);
     } finally {
-      await Promise.all(procs.map((p) => p.stop()));
+      await Promise.all(procs.map((p) => p.cleanup()));
       await fake.close();
     }
   });
@@ -217,7 +217,7 @@ describe('distributed: the shared call cache, across workers', () => {
       expect(rerun.results).toMatchObject({ label_counts: { good: rows, bad: 0 }, cache: { hits: rows, misses: 0 } });
       expect(callsBy.get('Bearer shared')).toBe(rows);
     } finally {
-      await Promise.all(procs.map((p) => p.stop()));
+      await Promise.all(procs.map((p) => p.cleanup()));
       await fake.close();
     }
   });
@@ -262,7 +262,7 @@ describe('distributed: a chunk whose lease ends while its worker runs it', () =>
       expect(worker.stdout() + worker.stderr()).toContain('went to another worker while it ran here');
     } finally {
       await admin.end().catch(() => {});
-      await Promise.all(procs.map((p) => p.stop()));
+      await Promise.all(procs.map((p) => p.cleanup()));
       await fake.close();
     }
   });
