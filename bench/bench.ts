@@ -1,8 +1,9 @@
 /**
  * `npm run bench`: starts a fake judge and the assay server as separate processes on loopback,
  * runs each scenario as a user would (upload, create, poll to completion), and prints wall time
- * against the ideal ceil(N / C) × L, rows per second, the server's peak memory, and API latency
- * under load. Bounded: every scenario has a row count and a time limit.
+ * against the ideal ceil(N / C) × L, rows per second, the server's peak memory, the fake judge's
+ * view of a cycle (src/testing/call-timing.ts), and API latency under load. Bounded: every
+ * scenario has a row count and a time limit.
  *
  * Each server runs the scenario's job twice: the first job after the server starts (it also pays
  * for V8 compiling assay's code) and the same job again on the now warm server, the state of a
@@ -22,6 +23,7 @@ import { Pool } from 'undici';
 import type { ApiLoadResult } from './api-load.js';
 import { peakRssMb, startProcess, type Proc } from './processes.js';
 import { createReplyTurns } from '../src/providers/reply-turns.js';
+import type { CallTimingSummary } from '../src/testing/call-timing.js';
 import { getTestDatabase, type TestDatabase } from '../test/support/postgres.js';
 
 interface Scenario {
@@ -66,6 +68,8 @@ interface JobOutcome {
   api: ApiLoadResult | null;
   /** CPU the server spent on the job, per row (all its threads, and its busiest thread); null where not measured. */
   cpu: { serverUs: number; busiestThreadUs: number } | null;
+  /** The job's calls as the fake judge saw them: held by the judge, and the client's turnaround. */
+  timing: CallTimingSummary | null;
 }
 
 interface RunOutcome {
@@ -163,6 +167,16 @@ function cpuPerRow(before: Map<string, number>, after: Map<string, number>, rows
   return { serverUs: us(spent.reduce((a, b) => a + b, 0)), busiestThreadUs: us(Math.max(...spent)) };
 }
 
+/** Starts the fake judge's measurement of the calls to come (src/testing/call-timing.ts). */
+async function startTiming(fakeUrl: string): Promise<void> {
+  await json(await fetch(`${new URL(fakeUrl).origin}/_timing`, { method: 'DELETE' }));
+}
+
+/** The calls since `startTiming`, for a client that kept `concurrency` calls in flight. */
+async function readTiming(fakeUrl: string, concurrency: number): Promise<CallTimingSummary | null> {
+  return (await json<{ timing: CallTimingSummary | null }>(await fetch(`${new URL(fakeUrl).origin}/_timing?concurrency=${concurrency}`))).timing;
+}
+
 /** Creates the benchmark's classify job over the uploaded file. */
 async function createJob(s: Scenario, base: string, fileId: string, judgeModel: string): Promise<{ workflow_id: string }> {
   return json<{ workflow_id: string }>(
@@ -184,7 +198,7 @@ async function createJob(s: Scenario, base: string, fileId: string, judgeModel: 
 }
 
 /** Runs one job to its end: creation to completion by the server's own clock, API load alongside if asked. */
-async function runJob(s: Scenario, base: string, fileId: string, judgeModel: string, serverPid: number): Promise<JobOutcome> {
+async function runJob(s: Scenario, base: string, fileId: string, judgeModel: string, serverPid: number, fakeUrl: string): Promise<JobOutcome> {
   // The API client warms up before the job exists (see api-load.ts).
   const load = s.apiLoad ? fork(path.join(HERE, 'api-load.js'), [base, '500'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }) : null;
   if (load) {
@@ -195,6 +209,7 @@ async function runJob(s: Scenario, base: string, fileId: string, judgeModel: str
     exited.catch(() => {});
   }
   const loadResult = load ? (once(load, 'message') as Promise<[ApiLoadResult]>) : null;
+  await startTiming(fakeUrl);
   const cpuBefore = threadCpuNs(serverPid);
   const job = await createJob(s, base, fileId, judgeModel).catch((err: unknown) => {
     load?.kill();
@@ -218,7 +233,8 @@ async function runJob(s: Scenario, base: string, fileId: string, judgeModel: str
   const api = loadResult ? (await loadResult)[0] : null;
   if (state?.status !== 'completed') throw new Error(`${s.name}: job ended ${state?.status ?? 'unfinished'} ${JSON.stringify(state?.results ?? {})}`);
   if (api && api.failures > 0) throw new Error(`${s.name}: ${api.failures} API requests failed under load`);
-  return { wallS: (Date.parse(state.updated_at) - Date.parse(state.created_at)) / 1000, api, cpu: cpuPerRow(cpuBefore, threadCpuNs(serverPid), s.rows) };
+  const cpu = cpuPerRow(cpuBefore, threadCpuNs(serverPid), s.rows);
+  return { wallS: (Date.parse(state.updated_at) - Date.parse(state.created_at)) / 1000, api, cpu, timing: await readTiming(fakeUrl, s.concurrency) };
 }
 
 /** A judge call shaped like assay's (system prompt with the verdict format, the row as the user turn). */
@@ -251,6 +267,7 @@ async function runBare(s: Scenario): Promise<RunOutcome> {
     // assay's reply turns with no budget: one reply per turn.
     const turn = s.onePerTurn ? createReplyTurns({ budgetMs: 0 }) : null;
     const deadline = performance.now() + s.limitSeconds * 1000;
+    await startTiming(fake.url);
     const started = performance.now();
     const worker = async (): Promise<void> => {
       for (let i = next++; i < s.rows && performance.now() < deadline; i = next++) {
@@ -264,7 +281,8 @@ async function runBare(s: Scenario): Promise<RunOutcome> {
     const wallS = (performance.now() - started) / 1000;
     await pool.close();
     if (next < s.rows) throw new Error(`${s.name}: did not finish in ${s.limitSeconds} s`);
-    return { first: { wallS, api: null, cpu: null }, warm: null, peakMb: Number.NaN, startupMs: Number.NaN, wholeS: Number.NaN };
+    const timing = await readTiming(fake.url, s.concurrency);
+    return { first: { wallS, api: null, cpu: null, timing }, warm: null, peakMb: Number.NaN, startupMs: Number.NaN, wholeS: Number.NaN };
   } finally {
     await fake.stop();
   }
@@ -303,10 +321,10 @@ async function runScenario(s: Scenario): Promise<RunOutcome> {
     form.append('file_name', 'data.jsonl');
     form.append('file', await openAsBlob(dataset), 'data.jsonl');
     const file = await json<{ id: string }>(await fetch(`${server.url}/v1/files/upload`, { method: 'POST', body: form }));
-    const first = await runJob(s, server.url, file.id, 'bench-judge', rowsPid);
+    const first = await runJob(s, server.url, file.id, 'bench-judge', rowsPid, fake.url);
     const firstDone = performance.now();
     // Another judge model, so the second job makes every call again instead of reading the cache.
-    const warm = s.again ? await runJob(s, server.url, file.id, 'bench-judge-2', rowsPid) : null;
+    const warm = s.again ? await runJob(s, server.url, file.id, 'bench-judge-2', rowsPid, fake.url) : null;
     const peakMb = peakRssMb(rowsPid);
     const stopping = performance.now();
     await Promise.all([server.stop(), worker?.stop()]);
@@ -354,12 +372,13 @@ function rowsOf(s: Scenario, results: RunOutcome[]): Row[] {
 }
 
 function table(rows: Row[]): string {
-  const head = ['scenario', 'job', 'rows', 'L ms', 'C', 'wall s', 'ideal s', 'efficiency (range)', 'rows/s', 'CPU µs/row', 'busiest thread µs/row', 'peak MB', 'startup ms', 'whole s', 'API p50 ms', 'API p99 ms (range)'];
+  const head = ['scenario', 'job', 'rows', 'L ms', 'C', 'wall s', 'ideal s', 'efficiency (range)', 'rows/s', 'CPU µs/row', 'busiest thread µs/row', 'judge held / turnaround ms', 'peak MB', 'startup ms', 'whole s', 'API p50 ms', 'API p99 ms (range)'];
   const body = rows.map(({ scenario: s, job, median: medianRun, outcome, walls, p99s, jobs }) => {
     const ideal = s.latencyMs > 0 ? (Math.ceil(s.rows / s.concurrency) * s.latencyMs) / 1000 : null;
     const range = (xs: number[], f: (x: number) => string) => (xs.length > 1 ? ` (${f(Math.min(...xs))}–${f(Math.max(...xs))})` : '');
     // The medians over all runs, like the p99s.
     const cpus = jobs.flatMap((j) => (j.cpu ? [j.cpu] : []));
+    const timings = jobs.flatMap((j) => (j.timing ? [j.timing] : []));
     const efficiency = ideal === null ? '-' : `${(ideal / outcome.wallS).toFixed(3)}${range(walls.map((w) => ideal / w), (x) => x.toFixed(3))}`;
     return [
       s.name,
@@ -373,6 +392,7 @@ function table(rows: Row[]): string {
       (s.rows / outcome.wallS).toFixed(0),
       cpus.length > 0 ? median(cpus.map((c) => c.serverUs)).toFixed(0) : '-',
       cpus.length > 0 ? median(cpus.map((c) => c.busiestThreadUs)).toFixed(0) : '-',
+      timings.length > 0 ? `${median(timings.map((t) => t.heldMs)).toFixed(1)} / ${median(timings.map((t) => t.turnaroundMs)).toFixed(2)}` : '-',
       s.bare ? '-' : medianRun.peakMb.toFixed(0),
       job === 'first' && !s.bare ? medianRun.startupMs.toFixed(0) : '',
       job === 'first' && !s.bare ? medianRun.wholeS.toFixed(2) : '',

@@ -300,3 +300,33 @@ describe('fake provider: concurrency, faults and hangs', () => {
     expect(await pending).toBeInstanceOf(TypeError); // fetch failed: socket closed
   });
 });
+
+describe('fake provider: the timing of a client cycle (/_timing)', () => {
+  const timing = async (fake: FakeProvider, query: string) => {
+    const res = await fetch(`${new URL(fake.url).origin}/_timing${query}`);
+    return { status: res.status, body: (await res.json()) as { timing?: { calls: number; heldMs: number; turnaroundMs: number } | null; error?: { message: string } } };
+  };
+
+  it('measures the calls since DELETE: how long each was held, and the gap before the call its reply freed', async () => {
+    const fake = await start({ latencyMs: 20 });
+    // Calls before the measurement starts (a benchmark's warm-up) are not in it.
+    await post(fake, ask('warm-up'), { [LATENCY_HEADER]: '1' });
+    expect((await fetch(`${new URL(fake.url).origin}/_timing`, { method: 'DELETE' })).status).toBe(200);
+    expect((await timing(fake, '?concurrency=1')).body.timing).toBeNull();
+    // One call at a time: every reply but the last frees the next call.
+    for (let i = 0; i < 5; i++) expect((await post(fake, ask(`q${i}`))).status).toBe(200);
+    const { status, body } = await timing(fake, '?concurrency=1');
+    expect(status).toBe(200);
+    expect(body.timing!.calls).toBe(5);
+    // Node's timers count whole milliseconds of the loop's clock: one may fire up to 1 ms early.
+    expect(body.timing!.heldMs).toBeGreaterThanOrEqual(19);
+    expect(body.timing!.turnaroundMs).toBeGreaterThan(0);
+  });
+
+  it('says why it cannot answer for a concurrency', async () => {
+    const fake = await start();
+    const { status, body } = await timing(fake, '?concurrency=0');
+    expect(status).toBe(400);
+    expect(body.error!.message).toMatch(/concurrency must be 1 to 4096/);
+  });
+});

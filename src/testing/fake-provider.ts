@@ -16,6 +16,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
+import { createCallTiming } from './call-timing.js';
 
 export interface FakeChatRequest {
   model: string;
@@ -218,6 +219,7 @@ export async function startFakeProvider(opts: FakeProviderOptions = {}): Promise
   let counts = zero();
   let inFlight = 0;
   let nextIndex = 0;
+  const timing = createCallTiming();
 
   /** Writes a reply and counts its outcome; `hang` writes nothing and is left to close(). */
   function answer(res: ServerResponse, r: FakeReply, req: FakeChatRequest): void {
@@ -312,11 +314,32 @@ export async function startFakeProvider(opts: FakeProviderOptions = {}): Promise
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
     if (req.method === 'POST' && path === '/v1/chat/completions') {
-      chat(req, res).catch(() => res.destroy());
+      const arrived = performance.now();
+      timing.arrived(arrived);
+      chat(req, res).then(
+        () => {
+          if (res.writableEnded) timing.replied(arrived, performance.now());
+        },
+        () => res.destroy(),
+      );
       return;
     }
     // Test and benchmark processes read the counters of a fake running in another process here.
     if (req.method === 'GET' && path === '/_stats') return send(res, 200, { ...counts, inFlight });
+    // The benchmark's view of a client's cycle (call-timing.ts): DELETE starts a measurement, GET
+    // with the client's concurrency reads it (null while calls are unanswered).
+    if (path === '/_timing' && req.method === 'DELETE') {
+      timing.reset(performance.now());
+      return send(res, 200, {});
+    }
+    if (path === '/_timing' && req.method === 'GET') {
+      const concurrency = Number(new URLSearchParams(q < 0 ? '' : url.slice(q + 1)).get('concurrency'));
+      try {
+        return send(res, 200, { timing: timing.summary(concurrency) });
+      } catch (err) {
+        return send(res, 400, errorBody(400, (err as Error).message, 'invalid_request'));
+      }
+    }
     if (req.method === 'GET' && path === '/v1/models') {
       if (denied(req, res)) return;
       const data = [...models].map((id) => ({ id, object: 'model', created: 0, owned_by: 'assay-fake' }));
