@@ -5,10 +5,10 @@ import { createReplyTurns } from './reply-turns.js';
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** Turns run by hand: `later` only records them, so the test decides when each turn comes. */
-function harness(budgetMs: number) {
+function harness(budgetMs: number, backlog?: number) {
   let clock = 0;
   const turns: Array<() => void> = [];
-  const turn = createReplyTurns({ budgetMs, now: () => clock, later: (fn) => void turns.push(fn) });
+  const turn = createReplyTurns({ budgetMs, ...(backlog !== undefined ? { backlog } : {}), now: () => clock, later: (fn) => void turns.push(fn) });
   const released: number[] = [];
   /** A reply whose handling takes `ms` of the clock once it is let on. */
   const reply = (id: number, ms: number) =>
@@ -71,6 +71,38 @@ describe('reply turns', () => {
     expect(h.released).toEqual([1, 2, 3]);
     await Promise.all(done);
     expect(h.turns).toHaveLength(0);
+  });
+
+  it('goes on within a turn only while a backlog waits, and one reply per turn below it', async () => {
+    const h = harness(10, 3);
+    const done = [1, 2, 3, 4, 5, 6].map((id) => h.reply(id, 0.1));
+    await settle();
+    await h.runTurn();
+    // After 1, five wait; after 2, four; after 3, three; after 4 only two: the turn ends there.
+    expect(h.released).toEqual([1, 2, 3, 4]);
+    await h.runTurn();
+    expect(h.released).toEqual([1, 2, 3, 4, 5]);
+    await h.runTurn();
+    expect(h.released).toEqual([1, 2, 3, 4, 5, 6]);
+    await Promise.all(done);
+    expect(h.turns).toHaveLength(0);
+  });
+
+  it('keeps to the budget even while a backlog waits', async () => {
+    const h = harness(1, 2);
+    const done = [1, 2, 3, 4, 5, 6].map((id) => h.reply(id, 0.6));
+    await settle();
+    await h.runTurn();
+    // 1.2 ms after the second reply: over the budget, though four still wait.
+    expect(h.released).toEqual([1, 2]);
+    await h.runTurn();
+    expect(h.released).toEqual([1, 2, 3, 4]);
+    await h.runTurn();
+    // After 5 only one waits, below the backlog of two: the turn ends.
+    expect(h.released).toEqual([1, 2, 3, 4, 5]);
+    await h.runTurn();
+    await Promise.all(done);
+    expect(h.released).toEqual([1, 2, 3, 4, 5, 6]);
   });
 
   it('books a new turn for a reply that comes after the queue ran dry', async () => {
