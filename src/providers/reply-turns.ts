@@ -25,8 +25,8 @@
  * waited for the ones before it. With one reply per turn while few wait, each call leaves as soon
  * as its reply is handled, and the calls spread out over the model's latency on their own; once
  * replies pile up (an instant judge, or code still running cold), turns take several again, so
- * they share commits. Thirteen interleaved pairs at L = 50 ms: the warm job gained 0.016 on
- * average (higher in 12), the first job 0.012 (higher in 9), for 80–175 µs more CPU a row on
+ * they share commits. 21 interleaved pairs at L = 50 ms: the warm job gained 0.013 on average
+ * (higher in 18), the first job 0.010 (higher in 14), for 80–175 µs more CPU a row on
  * cores that were idle; an instant judge lost nothing over 10,000 rows and about 10% over 200,000,
  * where the backlog sometimes drops below the threshold (docs/benchmarks.md, step 32). One reply
  * per turn at any backlog halves an instant judge's throughput.
