@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -114,6 +116,71 @@ describe('row results in a table with rowids', () => {
     await store.close();
     // The moved rows and the new ones all keep their bytes on the table's own pages.
     expect(overflowPages(file)).toBe(0);
+  });
+});
+
+describe('migrations', () => {
+  /** The built store, as another process loads it. */
+  const storeModule = new URL('../../../dist/backends/embedded/sqlite-store.js', import.meta.url).href;
+  // Each process says it is ready, waits for a line on stdin, opens the file, says how it went.
+  const opener = `
+    import { openSqliteStore } from ${JSON.stringify(storeModule)};
+    import { once } from 'node:events';
+    process.stdout.write('ready\\n');
+    await once(process.stdin, 'data');
+    try { await openSqliteStore(process.argv[1]).close(); process.stdout.write('opened'); }
+    catch (err) { process.stdout.write('failed: ' + err.message); }
+    process.exit(0);`;
+
+  /** Opens `file` in `count` processes at the same moment; resolves with what each said. */
+  async function openTogether(file: string, count: number): Promise<string[]> {
+    const procs = Array.from({ length: count }, () => spawn(process.execPath, ['--input-type=module', '-e', opener, file], { stdio: ['pipe', 'pipe', 'inherit'] }));
+    const outputs = procs.map((p) => {
+      let out = '';
+      const exited = once(p, 'exit').then(() => out);
+      const ready = new Promise<void>((resolve, reject) => {
+        p.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          if (out.startsWith('ready\n')) resolve();
+        });
+        void exited.then(() => reject(new Error(`an opener exited before it was ready: ${out}`)));
+      });
+      return { ready, exited };
+    });
+    await Promise.all(outputs.map((o) => o.ready));
+    for (const p of procs) p.stdin.end('go\n');
+    return (await Promise.all(outputs.map((o) => o.exited))).map((out) => out.slice('ready\n'.length));
+  }
+
+  function version(file: string): number {
+    const db = new Database(file, { readonly: true });
+    try {
+      return db.pragma('user_version', { simple: true }) as number;
+    } finally {
+      db.close();
+    }
+  }
+
+  it('applies each migration once when processes open one file together, fresh or older', async () => {
+    for (let round = 0; round < 3; round++) {
+      const fresh = path.join(dir, `together-fresh-${round}.db`);
+      expect(await openTogether(fresh, 4)).toEqual(['opened', 'opened', 'opened', 'opened']);
+      expect(version(fresh)).toBe(MIGRATIONS.length);
+
+      // A file written by an older assay: the first three migrations only.
+      const older = path.join(dir, `together-older-${round}.db`);
+      const db = new Database(older);
+      db.pragma('journal_mode = WAL');
+      for (let v = 0; v < 3; v++) db.exec(`${MIGRATIONS[v]!}; PRAGMA user_version = ${v + 1};`);
+      db.close();
+      expect(await openTogether(older, 4)).toEqual(['opened', 'opened', 'opened', 'opened']);
+      expect(version(older)).toBe(MIGRATIONS.length);
+    }
+    // And the file works: a store on it keeps a job.
+    const store = openSqliteStore(path.join(dir, 'together-older-0.db'));
+    await store.insertJob(jobRecord('eval-m'), { judge: 'k' });
+    expect((await store.getJob('eval-m'))?.id).toBe('eval-m');
+    await store.close();
   });
 });
 

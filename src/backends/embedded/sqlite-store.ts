@@ -151,6 +151,50 @@ export const MIGRATIONS: readonly string[] = [
      BEGIN UPDATE jobs_version SET n = n + 1; END;`,
 ];
 
+/** How often switching a new file to WAL mode is tried while another connection switches it too. */
+const WAL_SWITCH_ATTEMPTS = 50;
+const WAL_SWITCH_RETRY_MS = 10;
+
+/**
+ * Puts the file in WAL mode (a setting the file keeps). Two connections switching a new file at
+ * once can make one of them fail at once, without waiting: each holds the lock the other needs, so
+ * SQLite refuses the wait rather than deadlock. The loser tries again a moment later and finds
+ * the file switched.
+ */
+function useWal(db: Database.Database): void {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      db.pragma('journal_mode = WAL');
+      return;
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 'SQLITE_BUSY' || attempt >= WAL_SWITCH_ATTEMPTS) throw err;
+      // Opening a store is synchronous, so the pause is too; it happens only while files are opened together.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, WAL_SWITCH_RETRY_MS);
+    }
+  }
+}
+
+/**
+ * Brings a database file up to the last migration, one migration per transaction. Each takes the
+ * write lock before it reads the file's version, so processes or threads that open one file at
+ * once (a server and `assay run` on a fresh data folder, say, or two after an upgrade) apply each
+ * migration once: the others wait, then find it done. Read outside the lock, two of them would
+ * both apply it, and the second fail ("table files already exists").
+ */
+function migrate(db: Database.Database): void {
+  /** Applies the next migration, if one is due; says whether it did. */
+  const step = db.transaction((): boolean => {
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version >= MIGRATIONS.length) return false;
+    db.exec(MIGRATIONS[version]!);
+    db.pragma(`user_version = ${version + 1}`);
+    return true;
+  });
+  // The write lock is taken only while a migration may be due: a migrated file is only read.
+  let due = (db.pragma('user_version', { simple: true }) as number) < MIGRATIONS.length;
+  while (due) due = step.immediate();
+}
+
 const HEX_PREFIX = /^[0-9a-f]{13}/;
 
 /**
@@ -200,20 +244,16 @@ export interface SqliteStoreOptions {
 
 export function openSqliteStore(file: string, opts: SqliteStoreOptions = {}): Store {
   const db = new Database(file);
-  db.pragma('journal_mode = WAL');
+  // First, so that a connection opened while another process or thread opens the same file waits
+  // for it instead of failing at once.
+  db.pragma('busy_timeout = 5000');
+  useWal(db);
   // NORMAL is durable across process crashes in WAL mode; only an OS crash can lose the last commits.
   db.pragma('synchronous = NORMAL');
-  db.pragma('busy_timeout = 5000');
   if (opts.backgroundCheckpoints === true) db.pragma(`wal_autocheckpoint = ${BACKGROUND_CHECKPOINT_BOUND_PAGES}`);
   // Used by a migration; registered on every connection, which costs nothing.
   db.function('assay_cache_key_number', { deterministic: true }, (key) => cacheKeyNumber(String(key)));
-  const version = db.pragma('user_version', { simple: true }) as number;
-  for (let v = version; v < MIGRATIONS.length; v++) {
-    db.transaction(() => {
-      db.exec(MIGRATIONS[v]!);
-      db.pragma(`user_version = ${v + 1}`);
-    })();
-  }
+  migrate(db);
 
   const q = {
     insertFile: db.prepare(
