@@ -45,6 +45,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     },
     {
       backgroundCheckpoints: 'start',
+      lockFolder: true,
       queue: !threaded,
       onCheckpointerError: (err) =>
         app?.log.warn({ err }, 'the checkpointer thread stopped (a new one starts unless it keeps stopping; until then commits checkpoint the WAL past 64 MB)'),

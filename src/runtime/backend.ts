@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { Config } from '../config/config.js';
 import type { BlobStore, RowChunk, Store, TaskQueue } from '../engine/contracts.js';
 import { startCheckpointer } from '../backends/embedded/checkpointer.js';
+import { lockDataFolder } from '../backends/embedded/folder-lock.js';
 import { openSqliteStore } from '../backends/embedded/sqlite-store.js';
 import { openLocalBlobStore } from '../backends/embedded/local-blob-store.js';
 import { createMemoryQueue } from '../backends/embedded/memory-queue.js';
@@ -37,6 +38,12 @@ export interface BackendOptions {
   /** Told if the checkpointer thread fails (commits then checkpoint past their far threshold). */
   onCheckpointerError?: (err: Error) => void;
   /**
+   * Embedded: this process runs the folder's jobs, so it takes the folder's lock and no other
+   * process may while it is open (see folder-lock.ts). Not for a backend opened beside another of
+   * the same process (the engine thread's).
+   */
+  lockFolder?: boolean;
+  /**
    * False for a backend whose process runs its jobs elsewhere (the API thread beside an engine
    * thread, which opens its own): no queue is opened, so no pg-boss instance and no pool of its
    * own, and the backend's queue refuses any use.
@@ -56,7 +63,14 @@ export async function openBackend(config: Config, onTaskError: (err: unknown, ta
   fs.mkdirSync(config.dataDir, { recursive: true });
   if (config.databaseUrl === null) {
     const databaseFile = path.join(config.dataDir, 'assay.db');
-    const store = openSqliteStore(databaseFile, { backgroundCheckpoints: opts.backgroundCheckpoints !== undefined });
+    const lock = opts.lockFolder === true ? lockDataFolder(config.dataDir) : null;
+    let store: Store;
+    try {
+      store = openSqliteStore(databaseFile, { backgroundCheckpoints: opts.backgroundCheckpoints !== undefined });
+    } catch (err) {
+      lock?.release();
+      throw err;
+    }
     const checkpointer =
       opts.backgroundCheckpoints === 'start' ? startCheckpointer(databaseFile, opts.onCheckpointerError ? { onError: opts.onCheckpointerError } : {}) : null;
     return {
@@ -70,8 +84,12 @@ export async function openBackend(config: Config, onTaskError: (err: unknown, ta
       share: () => 1,
       joinWorkers: async () => {},
       close: async () => {
-        await checkpointer?.close();
-        await store.close();
+        try {
+          await checkpointer?.close();
+          await store.close();
+        } finally {
+          lock?.release();
+        }
       },
     };
   }

@@ -25,7 +25,7 @@ export async function openLocalEngine(config: Config, log: NonNullable<EngineDep
     (err, task) => {
       if (!(err instanceof ChunkAbandoned)) log('error', 'chunk task failed', { job: task.jobId, err: String(err) });
     },
-    { backgroundCheckpoints: 'start' },
+    { backgroundCheckpoints: 'start', lockFolder: true },
   );
   const { store, blobs } = backend;
   const { engine } = createEngineNode(config, { ...backend, log });
