@@ -177,8 +177,8 @@ function useWal(db: Database.Database): void {
 /**
  * Brings a database file up to the last migration, one migration per transaction. Each takes the
  * write lock before it reads the file's version, so processes or threads that open one file at
- * once (a server and `assay run` on a fresh data folder, say, or two after an upgrade) apply each
- * migration once: the others wait, then find it done. Read outside the lock, two of them would
+ * once (a server starting on a fresh data folder while `assay keys` adds its first key, say, or
+ * both after an upgrade) apply each migration once: the others wait, then find it done. Read outside the lock, two of them would
  * both apply it, and the second fail ("table files already exists").
  */
 function migrate(db: Database.Database): void {
