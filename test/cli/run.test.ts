@@ -2,7 +2,8 @@
  * `assay run` as users run it: the real binary in a child process, the embedded engine inside it,
  * a fake OpenAI-compatible provider on a real port as judge and model. Covers progress and summary,
  * the result file, idempotent re-runs (no model call at all), resuming after Ctrl-C without
- * sending judged rows again, and refusing bad flag combinations.
+ * sending judged rows again, refusing a second run of the same command while the first runs, and
+ * refusing bad flag combinations.
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync, readdirSync } from 'node:fs';
@@ -148,6 +149,31 @@ describe('assay run', () => {
       expect(resumed.stdout).toMatch(/pass rate\s+66\.7%/);
       const results = (await readFile(join(dir, 'long.results.jsonl'), 'utf8')).trim().split('\n');
       expect(results).toHaveLength(120);
+    } finally {
+      await slow.close();
+    }
+  });
+
+  it('refuses a second run of the same command while the first runs, and the first judges each row once', async () => {
+    const rows = Array.from({ length: 60 }, (_, i) => ({ question: `twice ${i}`, answer: `right ${GOOD}` }));
+    const input = join(dir, 'twice.jsonl');
+    await writeFile(input, jsonl(rows));
+    // The first run's calls are answered only once the second run has been turned away.
+    let letThrough = (): void => {};
+    const held = new Promise<void>((resolve) => (letThrough = resolve));
+    const slow = await startFakeProvider({ reply: async (req) => (await held, scriptedJudge(req)) });
+    try {
+      const args = classifyArgs(input, ['--num-workers', '2']).map((a) => (a === fake.url ? slow.url : a));
+      const first = startCli(args, { cwd: dir });
+      await waitFor(() => slow.calls.length >= 2, { what: 'the judge calls of the first run', timeoutMs: 20_000, intervalMs: 5 });
+      const second = await runCli(args, { cwd: dir });
+      letThrough();
+      expect(second.code).toBe(1);
+      expect(second.stderr).toMatch(/the data folder \S+ is in use by another assay server or `assay run`/);
+      const done = await first.done;
+      expect(done.code, done.stderr).toBe(0);
+      expect(done.stdout).toMatch(/classify · completed · 60 rows/);
+      expect(slow.calls).toHaveLength(60);
     } finally {
       await slow.close();
     }
