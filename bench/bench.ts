@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import type { ApiLoadResult } from './api-load.js';
 import { peakRssMb, startProcess, type Proc } from './processes.js';
+import { checkTargets, formatChecks, type JobFigures } from './targets.js';
 import { createReplyTurns } from '../src/providers/reply-turns.js';
 import type { CallTimingSummary } from '../src/testing/call-timing.js';
 import { getTestDatabase, type TestDatabase } from '../test/support/postgres.js';
@@ -351,6 +352,9 @@ interface Row {
   p99s: number[];
   /** This job of every run. */
   jobs: JobOutcome[];
+  /** Every run's server startup and peak memory. */
+  startups: number[];
+  peaks: number[];
 }
 
 function median(xs: number[]): number {
@@ -366,7 +370,17 @@ function rowsOf(s: Scenario, results: RunOutcome[]): Row[] {
     const mid = ranked[Math.floor((ranked.length - 1) / 2)];
     if (!mid) continue;
     const p99s = ranked.flatMap((r) => (r[job]!.api ? [r[job]!.api!.p99] : [])).sort((a, b) => a - b);
-    rows.push({ scenario: s, job, median: mid, outcome: mid[job]!, walls: ranked.map((r) => r[job]!.wallS), p99s, jobs: ranked.map((r) => r[job]!) });
+    rows.push({
+      scenario: s,
+      job,
+      median: mid,
+      outcome: mid[job]!,
+      walls: ranked.map((r) => r[job]!.wallS),
+      p99s,
+      jobs: ranked.map((r) => r[job]!),
+      startups: ranked.map((r) => r.startupMs),
+      peaks: ranked.map((r) => r.peakMb),
+    });
   }
   return rows;
 }
@@ -419,3 +433,18 @@ for (const s of SCENARIOS) {
 }
 console.log(`\nassay benchmark — ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, median of ${runs} runs\n`);
 console.log(table(rows));
+// The targets, checked against every run: the slowest startup and the highest peak, the median
+// efficiency, throughput and p99 as the table shows them.
+const figures: JobFigures[] = rows
+  .filter((r) => !r.scenario.bare)
+  .map(({ scenario: s, job, outcome, p99s, startups, peaks }) => ({
+    scenario: s.name,
+    job,
+    rows: s.rows,
+    efficiency: s.latencyMs > 0 ? (Math.ceil(s.rows / s.concurrency) * s.latencyMs) / 1000 / outcome.wallS : null,
+    rowsPerSecond: s.rows / outcome.wallS,
+    apiP99Ms: p99s.length > 0 ? median(p99s) : null,
+    peakMb: Math.max(...peaks),
+    startupMs: job === 'first' ? Math.max(...startups) : null,
+  }));
+console.log(`\nTargets (issue 5):\n${formatChecks(checkTargets(figures))}`);
