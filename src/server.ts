@@ -124,7 +124,17 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       throw err;
     }
   }
-  const address = await app.listen({ host: config.host, port: config.port });
+  let address: string;
+  try {
+    address = await app.listen({ host: config.host, port: config.port });
+  } catch (err) {
+    // A server that cannot listen (the port is taken) leaves nothing behind: its engine thread and
+    // checkpointer would keep the process alive, and its data folder locked.
+    await app.close().catch(() => {});
+    await engine.close();
+    await backend.close();
+    throw err;
+  }
   const server = app;
   return {
     app: server,
