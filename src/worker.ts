@@ -47,7 +47,17 @@ export async function startWorker(config: Config): Promise<RunningWorker> {
   });
   await backend.joinWorkers();
   await engine.start({ consume: true, resume: false });
-  const url = await app.listen({ host: config.host, port: config.port });
+  let url: string;
+  try {
+    url = await app.listen({ host: config.host, port: config.port });
+  } catch (err) {
+    // A worker that cannot listen (the port is taken) must not go on taking chunks unseen, nor
+    // keep the process alive through its pool and queue.
+    await app.close().catch(() => {});
+    await engine.close();
+    await backend.close();
+    throw err;
+  }
   return {
     app,
     engine,
