@@ -12,6 +12,7 @@ import { createFileService } from './engine/file-service.js';
 import { createMetrics } from './observability/metrics.js';
 import { openBackend, type Backend } from './runtime/backend.js';
 import { registerHealthRoutes } from './runtime/health.js';
+import { listenOrClose } from './runtime/listen.js';
 import { createSecurity } from './runtime/security.js';
 import { createRateLimiter } from './api/rate-limit.js';
 import { checkBind } from './security/bind.js';
@@ -124,17 +125,11 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       throw err;
     }
   }
-  let address: string;
-  try {
-    address = await app.listen({ host: config.host, port: config.port });
-  } catch (err) {
-    // A server that cannot listen (the port is taken) leaves nothing behind: its engine thread and
-    // checkpointer would keep the process alive, and its data folder locked.
-    await app.close().catch(() => {});
+  // Its data folder's lock goes with the backend.
+  const address = await listenOrClose(app, config, async () => {
     await engine.close();
     await backend.close();
-    throw err;
-  }
+  });
   const server = app;
   return {
     app: server,

@@ -10,6 +10,7 @@ import { createMetrics } from './observability/metrics.js';
 import { openBackend } from './runtime/backend.js';
 import { createEngineNode } from './runtime/engine-node.js';
 import { registerHealthRoutes } from './runtime/health.js';
+import { listenOrClose } from './runtime/listen.js';
 import { createSecurity } from './runtime/security.js';
 
 export interface RunningWorker {
@@ -47,17 +48,10 @@ export async function startWorker(config: Config): Promise<RunningWorker> {
   });
   await backend.joinWorkers();
   await engine.start({ consume: true, resume: false });
-  let url: string;
-  try {
-    url = await app.listen({ host: config.host, port: config.port });
-  } catch (err) {
-    // A worker that cannot listen (the port is taken) must not go on taking chunks unseen, nor
-    // keep the process alive through its pool and queue.
-    await app.close().catch(() => {});
+  const url = await listenOrClose(app, config, async () => {
     await engine.close();
     await backend.close();
-    throw err;
-  }
+  });
   return {
     app,
     engine,
