@@ -184,6 +184,14 @@ describe('migrations', () => {
   });
 });
 
+describe('a file that is not a database', () => {
+  it('is refused with its path named', () => {
+    const file = path.join(dir, 'garbage.db');
+    fs.writeFileSync(file, 'these bytes were never a SQLite database, and there are enough of them to prove it');
+    expect(() => openSqliteStore(file)).toThrow(`cannot open the database ${file}: file is not a database`);
+  });
+});
+
 describe('the jobs version', () => {
   it('moves for changes made on another connection to the same file', async () => {
     const file = path.join(dir, 'jobs-version.db');

@@ -243,7 +243,20 @@ export interface SqliteStoreOptions {
 }
 
 export function openSqliteStore(file: string, opts: SqliteStoreOptions = {}): Store {
-  const db = new Database(file);
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(file);
+    prepareFile(db, opts);
+  } catch (err) {
+    db?.close();
+    // SQLite's own words ("file is not a database") do not say which file.
+    throw new Error(`cannot open the database ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  return storeOn(db);
+}
+
+/** Settings, and the file brought up to the last migration. */
+function prepareFile(db: Database.Database, opts: SqliteStoreOptions): void {
   // First, so that a connection opened while another process or thread opens the same file waits
   // for it instead of failing at once.
   db.pragma('busy_timeout = 5000');
@@ -254,6 +267,10 @@ export function openSqliteStore(file: string, opts: SqliteStoreOptions = {}): St
   // Used by a migration; registered on every connection, which costs nothing.
   db.function('assay_cache_key_number', { deterministic: true }, (key) => cacheKeyNumber(String(key)));
   migrate(db);
+}
+
+/** The store's statements and operations on an opened, migrated file. */
+function storeOn(db: Database.Database): Store {
 
   const q = {
     insertFile: db.prepare(
