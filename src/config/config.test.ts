@@ -33,5 +33,8 @@ describe('security settings', () => {
     expect(() => loadConfig({ ASSAY_REQUEST_LOG: 'verbose' })).toThrow(/ASSAY_REQUEST_LOG must be off, errors or all/);
     expect(() => loadConfig({ ASSAY_RATE_LIMIT_RPM: '-1' })).toThrow(/ASSAY_RATE_LIMIT_RPM/);
     expect(() => loadConfig({ ASSAY_MAX_BODY_BYTES: '10' })).toThrow(/ASSAY_MAX_BODY_BYTES must be an integer >= 1024/);
+    expect(() => loadConfig({ PORT: '99999' })).toThrow('PORT must be a port number from 0 to 65535, got "99999"');
+    expect(() => loadConfig({ PORT: 'http' })).toThrow('PORT must be an integer >= 0, got "http"');
+    expect(loadConfig({ PORT: '65535' }).port).toBe(65_535);
   });
 });

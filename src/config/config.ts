@@ -150,6 +150,13 @@ function int(env: Env, name: string, fallback: number, min = 0): number {
   return value;
 }
 
+/** A TCP port: 0 (any free port) to 65535. */
+function port(env: Env, name: string, fallback: number): number {
+  const value = int(env, name, fallback);
+  if (value > 65_535) throw new Error(`${name} must be a port number from 0 to 65535, got "${env[name]}"`);
+  return value;
+}
+
 function num(env: Env, name: string, fallback: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
@@ -215,7 +222,7 @@ function allowedHosts(env: Env): string[] {
 export function loadConfig(env: Env = process.env, overrides: Partial<Config> = {}): Config {
   const config: Config = {
     host: str(env, 'HOST') ?? '127.0.0.1',
-    port: int(env, 'PORT', 8080),
+    port: port(env, 'PORT', 8080),
     dataDir: path.resolve(str(env, 'ASSAY_DATA_DIR') ?? '.assay'),
     databaseUrl: str(env, 'ASSAY_DATABASE_URL'),
     serveWorkers: bool(env, 'ASSAY_SERVE_WORKERS', true),
