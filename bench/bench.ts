@@ -357,6 +357,11 @@ interface Row {
   peaks: number[];
 }
 
+/** ceil(N / C) × L in seconds, or null for an instant judge (no ideal to compare with). */
+function idealS(s: Scenario): number | null {
+  return s.latencyMs > 0 ? (Math.ceil(s.rows / s.concurrency) * s.latencyMs) / 1000 : null;
+}
+
 function median(xs: number[]): number {
   const sorted = [...xs].sort((a, b) => a - b);
   return sorted[Math.floor((sorted.length - 1) / 2)]!;
@@ -388,7 +393,7 @@ function rowsOf(s: Scenario, results: RunOutcome[]): Row[] {
 function table(rows: Row[]): string {
   const head = ['scenario', 'job', 'rows', 'L ms', 'C', 'wall s', 'ideal s', 'efficiency (range)', 'rows/s', 'CPU µs/row', 'busiest thread µs/row', 'judge held / turnaround ms', 'peak MB', 'startup ms', 'whole s', 'API p50 ms', 'API p99 ms (range)'];
   const body = rows.map(({ scenario: s, job, median: medianRun, outcome, walls, p99s, jobs }) => {
-    const ideal = s.latencyMs > 0 ? (Math.ceil(s.rows / s.concurrency) * s.latencyMs) / 1000 : null;
+    const ideal = idealS(s);
     const range = (xs: number[], f: (x: number) => string) => (xs.length > 1 ? ` (${f(Math.min(...xs))}–${f(Math.max(...xs))})` : '');
     // The medians over all runs, like the p99s.
     const cpus = jobs.flatMap((j) => (j.cpu ? [j.cpu] : []));
@@ -437,14 +442,17 @@ console.log(table(rows));
 // efficiency, throughput and p99 as the table shows them.
 const figures: JobFigures[] = rows
   .filter((r) => !r.scenario.bare)
-  .map(({ scenario: s, job, outcome, p99s, startups, peaks }) => ({
-    scenario: s.name,
-    job,
-    rows: s.rows,
-    efficiency: s.latencyMs > 0 ? (Math.ceil(s.rows / s.concurrency) * s.latencyMs) / 1000 / outcome.wallS : null,
-    rowsPerSecond: s.rows / outcome.wallS,
-    apiP99Ms: p99s.length > 0 ? median(p99s) : null,
-    peakMb: Math.max(...peaks),
-    startupMs: job === 'first' ? Math.max(...startups) : null,
-  }));
+  .map(({ scenario: s, job, outcome, p99s, startups, peaks }) => {
+    const ideal = idealS(s);
+    return {
+      scenario: s.name,
+      job,
+      rows: s.rows,
+      efficiency: ideal === null ? null : ideal / outcome.wallS,
+      rowsPerSecond: s.rows / outcome.wallS,
+      apiP99Ms: p99s.length > 0 ? median(p99s) : null,
+      peakMb: Math.max(...peaks),
+      startupMs: job === 'first' ? Math.max(...startups) : null,
+    };
+  });
 console.log(`\nTargets (issue 5):\n${formatChecks(checkTargets(figures))}`);

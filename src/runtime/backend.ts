@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Config } from '../config/config.js';
 import type { BlobStore, RowChunk, Store, TaskQueue } from '../engine/contracts.js';
 import { startCheckpointer } from '../backends/embedded/checkpointer.js';
-import { lockDataFolder } from '../backends/embedded/folder-lock.js';
+import { lockDataFolder, type FolderLock } from '../backends/embedded/folder-lock.js';
 import { openSqliteStore } from '../backends/embedded/sqlite-store.js';
 import { openLocalBlobStore } from '../backends/embedded/local-blob-store.js';
 import { createMemoryQueue } from '../backends/embedded/memory-queue.js';
@@ -59,20 +59,30 @@ const NO_QUEUE: TaskQueue = (() => {
   return { enqueue: async () => refuse(), consume: refuse, cancel: async () => refuse(), pending: async () => refuse(), size: async () => refuse(), close: async () => {} };
 })();
 
+/**
+ * The embedded store and, when this backend runs it, the checkpointer thread. If either fails,
+ * nothing half-open stays behind, the folder's lock included.
+ */
+async function openEmbeddedStore(databaseFile: string, opts: BackendOptions, lock: FolderLock | null) {
+  let store: Store | undefined;
+  try {
+    store = openSqliteStore(databaseFile, { backgroundCheckpoints: opts.backgroundCheckpoints !== undefined });
+    const checkpointer =
+      opts.backgroundCheckpoints === 'start' ? startCheckpointer(databaseFile, opts.onCheckpointerError ? { onError: opts.onCheckpointerError } : {}) : null;
+    return { store, checkpointer };
+  } catch (err) {
+    await store?.close();
+    lock?.release();
+    throw err;
+  }
+}
+
 export async function openBackend(config: Config, onTaskError: (err: unknown, task: RowChunk) => void, opts: BackendOptions = {}): Promise<Backend> {
   fs.mkdirSync(config.dataDir, { recursive: true });
   if (config.databaseUrl === null) {
     const databaseFile = path.join(config.dataDir, 'assay.db');
     const lock = opts.lockFolder === true ? lockDataFolder(config.dataDir) : null;
-    let store: Store;
-    try {
-      store = openSqliteStore(databaseFile, { backgroundCheckpoints: opts.backgroundCheckpoints !== undefined });
-    } catch (err) {
-      lock?.release();
-      throw err;
-    }
-    const checkpointer =
-      opts.backgroundCheckpoints === 'start' ? startCheckpointer(databaseFile, opts.onCheckpointerError ? { onError: opts.onCheckpointerError } : {}) : null;
+    const { store, checkpointer } = await openEmbeddedStore(databaseFile, opts, lock);
     return {
       shape: 'embedded',
       store,

@@ -178,8 +178,9 @@ function useWal(db: Database.Database): void {
  * Brings a database file up to the last migration, one migration per transaction. Each takes the
  * write lock before it reads the file's version, so processes or threads that open one file at
  * once (a server starting on a fresh data folder while `assay keys` adds its first key, say, or
- * both after an upgrade) apply each migration once: the others wait, then find it done. Read outside the lock, two of them would
- * both apply it, and the second fail ("table files already exists").
+ * both after an upgrade) apply each migration once: the others wait, then find it done. Read
+ * outside the lock, two of them would both apply it, and the second fail ("table files already
+ * exists").
  */
 function migrate(db: Database.Database): void {
   /** Applies the next migration, if one is due; says whether it did. */
@@ -271,7 +272,6 @@ function prepareFile(db: Database.Database, opts: SqliteStoreOptions): void {
 
 /** The store's statements and operations on an opened, migrated file. */
 function storeOn(db: Database.Database): Store {
-
   const q = {
     insertFile: db.prepare(
       `INSERT INTO files (id, owner_id, filename, purpose, format, bytes, line_count, columns, state, created_at)
