@@ -11,6 +11,7 @@ import type { Engine, EngineDeps } from './engine/engine.js';
 import { createFileService } from './engine/file-service.js';
 import { createMetrics } from './observability/metrics.js';
 import { openBackend, type Backend } from './runtime/backend.js';
+import type { ThreadedEngine } from './runtime/engine-thread.js';
 import { registerHealthRoutes } from './runtime/health.js';
 import { listenOrClose } from './runtime/listen.js';
 import { createSecurity } from './runtime/security.js';
@@ -30,15 +31,32 @@ export interface ServerOptions {
   logStream?: { write(line: string): void };
   /** The engine thread's script, for tests that run this module from source (default: beside it). */
   engineThreadEntry?: URL;
+  /**
+   * The engine thread, if the caller started it before loading this module (`assay serve` does,
+   * so the thread loads the engine while this one loads the HTTP stack). The server owns it from
+   * here: it closes it, also when it fails to start.
+   */
+  engineThread?: ThreadedEngine;
 }
 
 export async function startServer(config: Config, opts: ServerOptions = {}): Promise<RunningServer> {
+  try {
+    return await start(config, opts);
+  } catch (err) {
+    // Closing twice is harmless: a failure after the thread became the engine closed it already.
+    await opts.engineThread?.close();
+    throw err;
+  }
+}
+
+async function start(config: Config, opts: ServerOptions): Promise<RunningServer> {
   let app: FastifyInstance | undefined;
   let closing: Promise<void> | undefined;
   const metrics = createMetrics();
   // With workers (embedded, or a distributed API node that also works): jobs run on the engine
   // thread, which opens its own backend and queue, and this loop only serves the API.
   const threaded = config.serveWorkers && config.engineThread;
+  if (opts.engineThread && !threaded) throw new Error('an engine thread was given to a server configured to run without one');
   const backend = await openBackend(
     config,
     (err, task) => {
@@ -65,8 +83,8 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   let engine: Engine;
   // Only the shape in use is loaded: with the engine thread, this thread never loads the engine.
   if (threaded) {
-    const { startEngineThread } = await import('./runtime/engine-thread.js');
-    const thread = startEngineThread(config, { store, log, ...(opts.engineThreadEntry ? { entry: opts.engineThreadEntry } : {}) });
+    const thread = opts.engineThread ?? (await import('./runtime/engine-thread.js')).startEngineThread(config, opts.engineThreadEntry ? { entry: opts.engineThreadEntry } : {});
+    thread.attach({ store, log });
     engine = thread;
     metrics.setRemote(thread.metrics);
     metrics.setSources({ jobsByStatus: () => store.jobCounts() });

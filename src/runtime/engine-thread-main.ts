@@ -18,6 +18,8 @@ import { yieldToTheApi } from './thread-priority.js';
 /** How often the progress of running jobs is sent to the main thread. */
 const PROGRESS_EVERY_MS = 250;
 
+// engine-thread-entry.ts has done this before these modules loaded; a thread started on this
+// module directly (tests do) is lowered here.
 yieldToTheApi();
 
 const port = parentPort;

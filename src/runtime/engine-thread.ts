@@ -24,23 +24,42 @@ export interface ThreadedEngine extends Engine {
   metrics: RemoteMetrics;
   /** Throws while the thread is down for good (it kept dying as it started). */
   check(): void;
+  /**
+   * Gives the thread what it needs from the server, which may start it before it has them: the
+   * store, for the progress of jobs the thread has not reported yet, and where its log lines go
+   * (those sent before this are kept until now).
+   */
+  attach(server: EngineThreadServer): void;
+}
+
+type Log = (level: 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>) => void;
+
+export interface EngineThreadServer {
+  store: Pick<Store, 'rowCounts'>;
+  log: Log;
 }
 
 export interface EngineThreadOptions {
-  /** For the progress of jobs the thread has not reported yet. */
-  store: Pick<Store, 'rowCounts'>;
-  log: (level: 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>) => void;
-  /** The thread's script (default: engine-thread-main.js beside this module). */
+  /** The thread's script (default: engine-thread-entry.js beside this module). */
   entry?: URL;
 }
+
+/** Log lines kept while no server is attached; a thread that logs more before that has failed anyway. */
+const EARLY_LOG_LINES = 100;
 
 /** Reported progress older than this is not trusted (the thread is stuck or the job moved on). */
 const PROGRESS_FRESH_MS = 2_000;
 /** How long close() waits for the thread to hand its work back before stopping it. */
 const CLOSE_WAIT_MS = 30_000;
 
-export function startEngineThread(config: Config, opts: EngineThreadOptions): ThreadedEngine {
-  const entry = opts.entry ?? new URL('./engine-thread-main.js', import.meta.url);
+export function startEngineThread(config: Config, opts: EngineThreadOptions = {}): ThreadedEngine {
+  const entry = opts.entry ?? new URL('./engine-thread-entry.js', import.meta.url);
+  let server: EngineThreadServer | undefined;
+  const early: Array<Parameters<Log>> = [];
+  const log: Log = (...line) => {
+    if (server) server.log(...line);
+    else if (early.length < EARLY_LOG_LINES) early.push(line);
+  };
   const pending = new Map<number, { resolve: (value: unknown) => void; reject: (err: Error) => void }>();
   let nextId = 0;
   let progress = new Map<string, JobProgress>();
@@ -61,7 +80,7 @@ export function startEngineThread(config: Config, opts: EngineThreadOptions): Th
         if (message.ok) call?.resolve(message.value);
         else call?.reject(fromWire(message.error));
       } else if (message.kind === 'log') {
-        opts.log(message.level, message.msg, message.extra ?? undefined);
+        log(message.level, message.msg, message.extra ?? undefined);
       } else {
         progress = new Map(message.jobs);
         progressAt = Date.now();
@@ -70,7 +89,7 @@ export function startEngineThread(config: Config, opts: EngineThreadOptions): Th
     let failure: Error | null = null;
     w.on('error', (err) => {
       failure = err;
-      opts.log('error', 'engine thread failed', { err: err.stack ?? String(err) });
+      log('error', 'engine thread failed', { err: err.stack ?? String(err) });
     });
     w.on('exit', (code) => {
       if (w !== worker) return;
@@ -86,10 +105,10 @@ export function startEngineThread(config: Config, opts: EngineThreadOptions): Th
       if (closing) return;
       if (earlyDeaths.stopped(startedAt)) {
         downForGood = new Error(`the engine thread stopped ${earlyDeaths.count} times right after starting; the last time${why}`);
-        opts.log('error', 'engine thread keeps stopping; not restarting it', { code });
+        log('error', 'engine thread keeps stopping; not restarting it', { code });
         return;
       }
-      opts.log('error', 'engine thread stopped; starting a new one, which resumes unfinished jobs', { code });
+      log('error', 'engine thread stopped; starting a new one, which resumes unfinished jobs', { code });
       worker = spawn();
       // Started as the first was: embedded, that re-plans unfinished jobs (the queue died with
       // the thread); distributed, the queue kept them and their chunks come back as leases end.
@@ -120,7 +139,9 @@ export function startEngineThread(config: Config, opts: EngineThreadOptions): Th
     retryFailed: (id, ownerId, body) => call<JobRecord>('retryFailed', id, ownerId, body),
     async progress(job) {
       const reported = Date.now() - progressAt < PROGRESS_FRESH_MS ? progress.get(job.id) : undefined;
-      return reported ?? progressFromStore(job, await opts.store.rowCounts(job.id));
+      if (reported) return reported;
+      if (!server) throw new Error('the engine thread has no store yet: attach() it first');
+      return progressFromStore(job, await server.store.rowCounts(job.id));
     },
     async liveProgress() {
       return Date.now() - progressAt < PROGRESS_FRESH_MS ? [...progress] : [];
@@ -142,8 +163,8 @@ export function startEngineThread(config: Config, opts: EngineThreadOptions): Th
         let timer: NodeJS.Timeout | undefined;
         const gaveUp = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)));
         await Promise.race([
-          call('close').catch((err: unknown) => opts.log('warn', 'engine thread did not close cleanly', { err: String(err) })),
-          gaveUp.then(() => opts.log('warn', `engine thread did not close within ${CLOSE_WAIT_MS / 1000} s; stopping it`)),
+          call('close').catch((err: unknown) => log('warn', 'engine thread did not close cleanly', { err: String(err) })),
+          gaveUp.then(() => log('warn', `engine thread did not close within ${CLOSE_WAIT_MS / 1000} s; stopping it`)),
         ]);
         clearTimeout(timer);
       }
@@ -152,6 +173,10 @@ export function startEngineThread(config: Config, opts: EngineThreadOptions): Th
     metrics: () => (downForGood ? Promise.resolve([]) : call('metrics')),
     check() {
       if (downForGood) throw downForGood;
+    },
+    attach(attached) {
+      server = attached;
+      for (const line of early.splice(0)) attached.log(...line);
     },
   };
 }

@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/config.js';
+import { startEngineThread } from '../../src/runtime/engine-thread.js';
 import { getTestDatabase } from '../support/postgres.js';
 import { GOOD, holdAfter, startHarness, waitFor, type Harness } from './harness.js';
 
@@ -183,3 +185,40 @@ describe('an engine thread that dies', () => {
     expect(res.text).toMatch(/engine thread stopped 3 times/);
   });
 });
+
+describe('an engine thread started before its server', () => {
+  // `assay serve` starts the thread first, so that it loads while the API does. What the server
+  // gives it later (its store, its log) it gets through attach(). That a server which then fails
+  // to start closes the thread is seen by the CLI tests: `serve` on a taken port, on a data folder
+  // in use, or on 0.0.0.0 without keys exits instead of hanging on the thread.
+  it('keeps the lines it logs before the server attaches, and hands them over then, in order', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'assay-thread-'));
+    const thread = startEngineThread(loadConfig({}, { dataDir: join(dir, 'data'), logLevel: 'warn' }), {
+      entry: pathToFileURL(await writeEarlyLogger(dir)),
+    });
+    try {
+      // A call's answer comes after the lines the thread sent before it, so they have arrived.
+      await expect(thread.createJob({ type: 'classify' }, 'owner')).rejects.toThrow(/parameters/);
+      const lines: string[] = [];
+      thread.attach({ store: { rowCounts: async () => ({ done: 0, failed: 0 }) }, log: (level, msg) => lines.push(`${level} ${msg}`) });
+      expect(lines).toEqual(['warn first line before the server', 'info second line before the server']);
+    } finally {
+      await thread.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** The real engine thread, after two log lines sent as it starts. */
+async function writeEarlyLogger(dir: string): Promise<string> {
+  const entry = join(dir, 'early-logger.mjs');
+  const real = new URL('../../dist/runtime/engine-thread-entry.js', import.meta.url).href;
+  await writeFile(
+    entry,
+    `import { parentPort } from 'node:worker_threads';\n` +
+      `parentPort.postMessage({ kind: 'log', level: 'warn', msg: 'first line before the server', extra: null });\n` +
+      `parentPort.postMessage({ kind: 'log', level: 'info', msg: 'second line before the server', extra: null });\n` +
+      `await import(${JSON.stringify(real)});\n`,
+  );
+  return entry;
+}

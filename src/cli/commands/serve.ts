@@ -61,9 +61,16 @@ export function registerServeCommand(program: Command): void {
     )
     .action(async (opts: NodeOptions) => {
       const config = configFrom(opts);
+      // The engine thread starts first: it loads the engine's modules while this thread loads the
+      // HTTP stack, instead of after it, so it is ready (and has rehearsed, see rehearsal.ts)
+      // sooner. Its store is opened alongside this thread's; migrations are safe to race.
+      const engineThread = config.serveWorkers && config.engineThread ? (await import('../../runtime/engine-thread.js')).startEngineThread(config) : undefined;
       // Loaded here so the client commands start without the HTTP stack.
-      const { startServer } = await import('../../server.js');
-      const server = await startServer(config);
+      const { startServer } = await import('../../server.js').catch(async (err: unknown) => {
+        await engineThread?.close();
+        throw err;
+      });
+      const server = await startServer(config, engineThread ? { engineThread } : {});
       // This process is the server, so its helper threads may yield to the API's (not so for a
       // server started inside another program, which owns its threads).
       if (config.serveWorkers && config.engineThread) helperThreadsYieldToTheApi();
