@@ -6,8 +6,14 @@
  * On the engine thread that stalled every reply waiting behind it (a third of its time writing rows
  * went to such commits); on the API thread it would stall requests. Connections opened with
  * `backgroundCheckpoints` leave that to this thread, which runs a PASSIVE checkpoint (it waits for
- * no reader or writer) four times a second. They keep a far higher threshold of their own,
- * so the WAL stays bounded should this thread stop.
+ * no reader or writer) four times a second. They keep a far higher threshold of their own.
+ *
+ * That threshold is reached in every busy job all the same (docs/benchmarks.md, fifteenth
+ * session): this thread copies the WAL's frames, but the WAL starts over from its beginning only
+ * when a transaction begins after all of them were copied, which a writer committing every
+ * millisecond or two never allows. So a busy WAL grows to the threshold, and the connection that
+ * reaches it checkpoints what this thread has not copied yet and starts the WAL over. Should this
+ * thread stop, the same bound keeps the WAL from growing without end.
  */
 import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
