@@ -81,15 +81,16 @@ async function start(config: Config, opts: ServerOptions): Promise<RunningServer
   const { store, blobs, queue } = backend;
   const log: NonNullable<EngineDeps['log']> = (level, msg, extra) => app?.log[level](extra ?? {}, msg);
   let engine: Engine;
+  let thread: ThreadedEngine | undefined;
   // Only the shape in use is loaded: with the engine thread, this thread never loads the engine.
   if (threaded) {
-    const thread = opts.engineThread ?? (await import('./runtime/engine-thread.js')).startEngineThread(config, opts.engineThreadEntry ? { entry: opts.engineThreadEntry } : {});
-    thread.attach({ store, log });
+    thread = opts.engineThread ?? (await import('./runtime/engine-thread.js')).startEngineThread(config, opts.engineThreadEntry ? { entry: opts.engineThreadEntry } : {});
     engine = thread;
     metrics.setRemote(thread.metrics);
     metrics.setSources({ jobsByStatus: () => store.jobCounts() });
+    const running = thread;
     ping = async () => {
-      thread.check();
+      running.check();
       await backend.ping();
     };
   } else {
@@ -127,6 +128,8 @@ async function start(config: Config, opts: ServerOptions): Promise<RunningServer
         beforeScrape: () => security.keyring.keysExist(),
       }),
   });
+  // Now that the log exists: the lines the thread sent before it are written out here.
+  thread?.attach({ store, log });
   if (config.serveWorkers && !threaded) await backend.joinWorkers();
   const start = () => engine.start({ consume: config.serveWorkers, resume: backend.shape === 'embedded' });
   if (threaded) {

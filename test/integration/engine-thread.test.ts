@@ -209,6 +209,34 @@ describe('an engine thread started before its server', () => {
   });
 });
 
+describe('a server handed an engine thread started before it', () => {
+  it('runs its jobs there, and its log gets the lines the thread sent before the server had one', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'assay-thread-'));
+    const lines: string[] = [];
+    try {
+      h = await startHarness({
+        config: { engineThread: true },
+        startThreadFirst: {
+          // A call's answer comes after the lines the thread sent before it: they are in before the server starts.
+          whileAlone: (thread) => expect(thread.createJob({ type: 'classify' }, 'owner')).rejects.toThrow(/parameters/),
+        },
+        engineThreadEntry: pathToFileURL(await writeEarlyLogger(dir)),
+        logStream: { write: (line) => lines.push(line) },
+      });
+      const file = await h.uploadJsonl(Array.from({ length: 20 }, (_, i) => ({ q: `q${i}`, a: i < 5 ? `answer ${GOOD}` : `answer ${i}` })));
+      const job = await h.waitForJob(await h.createJob(classifyJob(file.id)));
+      expect(job.results).toMatchObject({ label_counts: { good: 5, bad: 15 } });
+      // At `warn`, only the first is written.
+      const logged = lines.map((line) => JSON.parse(line) as { msg: string });
+      expect(logged.filter((l) => /before the server/.test(l.msg)).map((l) => l.msg)).toEqual(['first line before the server']);
+    } finally {
+      await h?.close();
+      h = undefined;
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 /** The real engine thread, after two log lines sent as it starts. */
 async function writeEarlyLogger(dir: string): Promise<string> {
   const entry = join(dir, 'early-logger.mjs');

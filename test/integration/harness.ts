@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { loadConfig, type Config } from '../../src/config/config.js';
+import { startEngineThread, type ThreadedEngine } from '../../src/runtime/engine-thread.js';
 import { issueApiKey } from '../../src/security/api-keys.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import {
@@ -169,6 +170,11 @@ export interface HarnessOptions {
   logStream?: { write(line: string): void };
   /** With `config.engineThread`: the thread's script (default: the compiled one in dist/). */
   engineThreadEntry?: URL;
+  /**
+   * With `config.engineThread`: start the thread before the server and hand it over, as `assay
+   * serve` does; `whileAlone` runs between the two.
+   */
+  startThreadFirst?: { whileAlone?: (thread: ThreadedEngine) => Promise<void> };
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
@@ -191,13 +197,21 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     },
   );
   let server: RunningServer;
+  // The compiled thread (npm test builds first): the source cannot run in a worker thread.
+  const entry = opts.engineThreadEntry ?? new URL('../../dist/runtime/engine-thread-main.js', import.meta.url);
+  let engineThread: ThreadedEngine | undefined;
   try {
+    if (config.engineThread && opts.startThreadFirst) {
+      engineThread = startEngineThread(config, { entry });
+      await opts.startThreadFirst.whileAlone?.(engineThread);
+    }
     server = await startServer(config, {
       ...(opts.logStream ? { logStream: opts.logStream } : {}),
-      // The compiled thread (npm test builds first): the source cannot run in a worker thread.
-      ...(config.engineThread ? { engineThreadEntry: opts.engineThreadEntry ?? new URL('../../dist/runtime/engine-thread-main.js', import.meta.url) } : {}),
+      ...(config.engineThread ? (engineThread ? { engineThread } : { engineThreadEntry: entry }) : {}),
     });
   } catch (err) {
+    // A thread the server never got; closing one it got (and closed) again does nothing.
+    await engineThread?.close();
     await fake.close();
     await rm(dataDir, { recursive: true, force: true });
     throw err;
