@@ -30,6 +30,8 @@ export interface Config {
   dataDir: string;
   /** PostgreSQL URL for the distributed shape; null runs embedded on SQLite. */
   databaseUrl: string | null;
+  /** How long a PostgreSQL query waits for a connection (new, or free in the pool) before failing, in ms. */
+  databaseConnectTimeoutMs: number;
   /** Whether `serve` also runs evaluation workers in its process. */
   serveWorkers: boolean;
   /**
@@ -225,6 +227,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     port: port(env, 'PORT', 8080),
     dataDir: path.resolve(str(env, 'ASSAY_DATA_DIR') ?? '.assay'),
     databaseUrl: str(env, 'ASSAY_DATABASE_URL'),
+    databaseConnectTimeoutMs: int(env, 'ASSAY_DATABASE_CONNECT_TIMEOUT_SECONDS', 30, 1) * 1000,
     serveWorkers: bool(env, 'ASSAY_SERVE_WORKERS', true),
     engineThread: bool(env, 'ASSAY_ENGINE_THREAD', true),
     chunkLeaseSeconds: int(env, 'ASSAY_CHUNK_LEASE_SECONDS', 120, 1),

@@ -111,10 +111,11 @@ export async function openBackend(config: Config, onTaskError: (err: unknown, ta
     import('../backends/postgres/pgboss-queue.js'),
   ]);
   const { startHeartbeat } = await import('../backends/postgres/node-registry.js');
-  const store = await openPostgresStore(config.databaseUrl);
+  const connectTimeoutMs = config.databaseConnectTimeoutMs;
+  const store = await openPostgresStore(config.databaseUrl, { connectTimeoutMs });
   // With an error listener, like every pool here: an idle connection the server drops (a restart,
   // a failover) is discarded by the pool instead of crashing the process; queries say their own errors.
-  const pool = createPool(config.databaseUrl, { max: 4, applicationName: 'assay-node' });
+  const pool = createPool(config.databaseUrl, { max: 4, applicationName: 'assay-node', connectTimeoutMs });
   try {
     // File contents live in PostgreSQL; the data directory is only this node's cache of them.
     const blobs = await openPostgresBlobStore(pool, path.join(config.dataDir, 'cache'));
@@ -124,6 +125,7 @@ export async function openBackend(config: Config, onTaskError: (err: unknown, ta
         : await createPgBossQueue(config.databaseUrl, {
             leaseSeconds: config.chunkLeaseSeconds,
             maintenanceIntervalSeconds: config.queueMaintenanceSeconds,
+            connectTimeoutMs,
             onError: onTaskError,
           });
     let heartbeat: Awaited<ReturnType<typeof startHeartbeat>> | null = null;

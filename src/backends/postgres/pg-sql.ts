@@ -8,13 +8,38 @@ export interface PoolOptions {
   applicationName?: string;
   /** Errors of idle connections (the server restarted, the network dropped); the pool reconnects. */
   onError?: (err: Error) => void;
+  /**
+   * How long a query waits for a connection, a new one or a free one of the pool, before it fails
+   * (default `DEFAULT_CONNECT_TIMEOUT_MS`). Without a bound, a database host that drops packets
+   * instead of refusing them held a start for the OS's TCP timeout, about two minutes, and only
+   * then said why.
+   */
+  connectTimeoutMs?: number;
 }
 
+export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
+
 export function createPool(url: string, opts: PoolOptions = {}): pg.Pool {
-  const pool = new pg.Pool({ connectionString: url, max: opts.max ?? 10, application_name: opts.applicationName ?? 'assay' });
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: opts.max ?? 10,
+    application_name: opts.applicationName ?? 'assay',
+    connectionTimeoutMillis: opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+  });
   // Without a listener an idle connection's error would crash the process.
   pool.on('error', (err) => opts.onError?.(err));
   return pool;
+}
+
+/** A database URL as messages may show it: without its password. */
+export function describeDatabase(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== '') parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return 'the database (its URL does not parse)';
+  }
 }
 
 /**

@@ -11,7 +11,7 @@ import { TERMINAL_STATUSES } from '../../domain/types.js';
 import { toFile, toJob, toKey, transitioned, type FileRow, type JobRow, type KeyRow } from '../records.js';
 import { rowMethods } from './pg-rows.js';
 import { migrate } from './pg-schema.js';
-import { createPool, inTransaction, type PoolOptions } from './pg-sql.js';
+import { createPool, DEFAULT_CONNECT_TIMEOUT_MS, describeDatabase, inTransaction, type PoolOptions } from './pg-sql.js';
 import { CACHE_WRITE_DELAY_MS, cacheWriteBatchLimit, createCacheWriteFailures } from '../cache-writes.js';
 
 export type PostgresStoreOptions = PoolOptions;
@@ -34,7 +34,11 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
     await migrate(pool);
   } catch (err) {
     await pool.end();
-    throw err;
+    // The first connection is made here: pg's own words ("connect ECONNREFUSED …", "Connection
+    // terminated due to connection timeout") do not say which database, nor how long it waited.
+    const message = (err as Error).message;
+    const waited = /timeout/i.test(message) ? ` (no answer within ${(opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS) / 1000} s; ASSAY_DATABASE_CONNECT_TIMEOUT_SECONDS sets how long to wait)` : '';
+    throw new Error(`cannot open the database ${describeDatabase(url)}: ${message}${waited}`, { cause: err });
   }
   let cacheTick = 0;
   const cacheClock = (): number => Date.now() * 1000 + (cacheTick++ % 1000);

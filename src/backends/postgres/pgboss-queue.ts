@@ -39,6 +39,8 @@ export interface PgBossQueueOptions {
   maintenanceIntervalSeconds?: number;
   /** Connections of a pool created here. */
   poolSize?: number;
+  /** How long a pool created here waits for a connection (see `PoolOptions.connectTimeoutMs`). */
+  connectTimeoutMs?: number;
   /** A handler threw, or its chunk could not be acknowledged. */
   onError?: (err: unknown, task: RowChunk) => void;
   /** The queue itself failed (database unreachable, maintenance); it keeps polling. */
@@ -98,7 +100,7 @@ export async function createPgBossQueue(source: string | PgBossConnection, optio
   const opts = { ...DEFAULTS, ...options };
   const onQueueError = options.onQueueError ?? (() => {});
   const owned = typeof source === 'string';
-  const pool = owned ? createPool(source, { max: opts.poolSize, applicationName: 'assay-queue', onError: onQueueError }) : source.pool;
+  const pool = owned ? createPool(source, { max: opts.poolSize, applicationName: 'assay-queue', onError: onQueueError, ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}) }) : source.pool;
   let boss: PgBoss;
   if (owned) {
     boss = new PgBoss({

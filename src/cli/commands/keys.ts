@@ -29,7 +29,7 @@ async function openStore(ctx: CommandContext, create: boolean): Promise<{ store:
   });
   if (config.databaseUrl !== null) {
     const { openPostgresStore } = await import('../../backends/postgres/pg-store.js');
-    return { store: await openPostgresStore(config.databaseUrl), where: 'the database' };
+    return { store: await openPostgresStore(config.databaseUrl, { connectTimeoutMs: config.databaseConnectTimeoutMs }), where: 'the database' };
   }
   const file = path.join(config.dataDir, 'assay.db');
   if (!create && !fs.existsSync(file)) {
