@@ -54,7 +54,10 @@ async function failure(promise: Promise<unknown>): Promise<ProviderError> {
 describe('OpenAI-compatible chat model: retries and scheduling', () => {
   it('survives 500s, malformed replies and a concurrency cap: 400 calls, few wasted', async () => {
     const fake = await start({ faults: { errorRate: 0.1, malformedRate: 0.1, seed: 12 }, maxInFlight: 8, latencyMs: 5 });
-    const model = modelOn(fake, { limits: { maxConcurrency: 25 } });
+    // The fake draws its faults in the order requests arrive, which timing decides, so one call can
+    // draw several in a row: with 6 retries, some call of the 400 drew 7 faults in about one run of
+    // 200 (20% faults: 400 × 0.2^7), and the test failed. With 12, about one in three million.
+    const model = modelOn(fake, { limits: { maxConcurrency: 25 }, maxRetries: 12 });
     const results = await Promise.all(Array.from({ length: 400 }, (_, i) => model.complete(ask(`row ${i}`))));
     expect(results.map((r) => r.content)).toEqual(Array.from({ length: 400 }, (_, i) => `echo: row ${i}`));
     const stats = fake.stats();
