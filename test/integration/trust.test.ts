@@ -22,7 +22,10 @@ function classifyJob(fileId: string, extra: Record<string, unknown> = {}) {
 
 describe('a flaky, rate-limited provider', () => {
   it('still judges every row, with no failures and few wasted calls', async () => {
-    h = await startHarness({ fake: { faults: { errorRate: 0.1, malformedRate: 0.1, seed: 7 }, maxInFlight: 8 } });
+    // Faults are drawn in the order calls arrive, which timing decides, so one call can draw several
+    // in a row: with the default 6 retries some call of the 300 would fail for good in about one run
+    // of 260 (300 × 0.2^7); with 12, about one in four million.
+    h = await startHarness({ config: { providerMaxRetries: 12 }, fake: { faults: { errorRate: 0.1, malformedRate: 0.1, seed: 7 }, maxInFlight: 8 } });
     const rows = Array.from({ length: 300 }, (_, i) => ({ q: `question ${i}`, a: i % 3 === 0 ? `answer ${GOOD}` : `answer ${i}` }));
     const file = await h.uploadJsonl(rows);
     const id = await h.createJob(classifyJob(file.id));
