@@ -36,6 +36,8 @@ export function describeDatabase(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password !== '') parsed.password = '***';
+    // pg also takes it as a parameter: postgres://host/db?password=…
+    if (parsed.searchParams.has('password')) parsed.searchParams.set('password', '***');
     return parsed.toString();
   } catch {
     return 'the database (its URL does not parse)';
