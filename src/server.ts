@@ -104,30 +104,37 @@ async function start(config: Config, opts: ServerOptions): Promise<RunningServer
       endpointLabel: security.endpointLabel,
     });
   }
-  app = await createApp({
-    store,
-    engine,
-    files: createFileService({ store, blobs, limits: config.limits }),
-    signer: createUploadSigner(config.uploadSigningKey, config.uploadUrlTtlSeconds),
-    models: config.models,
-    publicUrl: config.publicUrl,
-    logLevel: config.logLevel,
-    ...(opts.logStream ? { logStream: opts.logStream } : {}),
-    auth: {
-      keyring: security.keyring,
-      requireKeys: security.requireKeys,
-      rateLimiter: config.rateLimitRpm > 0 ? createRateLimiter({ perMinute: config.rateLimitRpm, burst: config.rateLimitBurst }) : null,
-    },
-    limits: config.limits,
-    requestLog: config.requestLog,
-    registerExtra: (a) =>
-      registerHealthRoutes(a, {
-        ping,
-        metrics,
-        isClosing: () => closing !== undefined,
-        beforeScrape: () => security.keyring.keysExist(),
-      }),
-  });
+  try {
+    app = await createApp({
+      store,
+      engine,
+      files: createFileService({ store, blobs, limits: config.limits }),
+      signer: createUploadSigner(config.uploadSigningKey, config.uploadUrlTtlSeconds),
+      models: config.models,
+      publicUrl: config.publicUrl,
+      logLevel: config.logLevel,
+      ...(opts.logStream ? { logStream: opts.logStream } : {}),
+      auth: {
+        keyring: security.keyring,
+        requireKeys: security.requireKeys,
+        rateLimiter: config.rateLimitRpm > 0 ? createRateLimiter({ perMinute: config.rateLimitRpm, burst: config.rateLimitBurst }) : null,
+      },
+      limits: config.limits,
+      requestLog: config.requestLog,
+      registerExtra: (a) =>
+        registerHealthRoutes(a, {
+          ping,
+          metrics,
+          isClosing: () => closing !== undefined,
+          beforeScrape: () => security.keyring.keysExist(),
+        }),
+    });
+  } catch (err) {
+    // Nothing may stay open behind a server that did not start: the folder's lock goes with the backend.
+    await engine.close();
+    await backend.close();
+    throw err;
+  }
   // Now that the log exists: the lines the thread sent before it are written out here.
   thread?.attach({ store, log });
   if (config.serveWorkers && !threaded) await backend.joinWorkers();

@@ -31,6 +31,8 @@ describe('security settings', () => {
     expect(() => loadConfig({ ASSAY_ALLOWED_HOSTS: '10.0.0.0/33' })).toThrow(/ASSAY_ALLOWED_HOSTS: "10.0.0.0\/33"/);
     expect(() => loadConfig({ ASSAY_ALLOWED_HOSTS: 'http://x/' })).toThrow(/ASSAY_ALLOWED_HOSTS/);
     expect(() => loadConfig({ ASSAY_REQUEST_LOG: 'verbose' })).toThrow(/ASSAY_REQUEST_LOG must be off, errors or all/);
+    expect(() => loadConfig({ ASSAY_LOG_LEVEL: 'loud' })).toThrow('ASSAY_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "loud"');
+    expect(loadConfig({ ASSAY_LOG_LEVEL: 'debug' }).logLevel).toBe('debug');
     expect(() => loadConfig({ ASSAY_RATE_LIMIT_RPM: '-1' })).toThrow(/ASSAY_RATE_LIMIT_RPM/);
     expect(() => loadConfig({ ASSAY_MAX_BODY_BYTES: '10' })).toThrow(/ASSAY_MAX_BODY_BYTES must be an integer >= 1024/);
     expect(() => loadConfig({ PORT: '99999' })).toThrow('PORT must be a port number from 0 to 65535, got "99999"');

@@ -190,6 +190,15 @@ function requestLog(env: Env): RequestLogMode {
   return raw;
 }
 
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** Checked here, so a typo is named as a setting rather than by the logger as the server starts. */
+function logLevel(env: Env): string {
+  const raw = str(env, 'ASSAY_LOG_LEVEL') ?? 'info';
+  if (!LOG_LEVELS.includes(raw)) throw new Error(`ASSAY_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${raw}"`);
+  return raw;
+}
+
 function limits(env: Env): Limits {
   const d = DEFAULT_LIMITS;
   return {
@@ -247,7 +256,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     providerMaxRetries: int(env, 'ASSAY_PROVIDER_MAX_RETRIES', 6, 0),
     uploadSigningKey: str(env, 'ASSAY_UPLOAD_SIGNING_KEY'),
     uploadUrlTtlSeconds: int(env, 'ASSAY_UPLOAD_URL_TTL_SECONDS', 3600, 1),
-    logLevel: str(env, 'ASSAY_LOG_LEVEL') ?? 'info',
+    logLevel: logLevel(env),
     prices: prices(env),
     cacheEnabled: bool(env, 'ASSAY_CACHE', true),
     cacheMaxEntries: int(env, 'ASSAY_CACHE_MAX_ENTRIES', 1_000_000, 1),

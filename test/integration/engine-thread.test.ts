@@ -11,7 +11,9 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
+import { lockDataFolder } from '../../src/backends/embedded/folder-lock.js';
 import { startEngineThread } from '../../src/runtime/engine-thread.js';
+import { startServer } from '../../src/server.js';
 import { getTestDatabase } from '../support/postgres.js';
 import { GOOD, holdAfter, startHarness, waitFor, type Harness } from './harness.js';
 
@@ -250,3 +252,20 @@ async function writeEarlyLogger(dir: string): Promise<string> {
   );
   return entry;
 }
+
+describe('a server that fails to start', () => {
+  it('closes its engine thread and store, so its data folder is free at once', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'assay-thread-'));
+    const dataDir = join(dir, 'data');
+    try {
+      // A log level the logger refuses (the configuration refuses it too, so it is set past it):
+      // the app fails after the backend and the engine thread are open.
+      const config = { ...loadConfig({}, { dataDir, host: '127.0.0.1', port: 0 }), logLevel: 'loud' };
+      await expect(startServer(config, { engineThreadEntry: new URL('../../dist/runtime/engine-thread-main.js', import.meta.url) })).rejects.toThrow(/loud/);
+      // The folder's lock went with the backend: a new holder gets it.
+      lockDataFolder(dataDir).release();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
