@@ -85,6 +85,8 @@ async function start(config: Config, opts: ServerOptions): Promise<RunningServer
   // Only the shape in use is loaded: with the engine thread, this thread never loads the engine.
   if (threaded) {
     thread = opts.engineThread ?? (await import('./runtime/engine-thread.js')).startEngineThread(config, opts.engineThreadEntry ? { entry: opts.engineThreadEntry } : {});
+    // This thread's store is open: the data folder is ours and its file migrated.
+    thread.open();
     engine = thread;
     metrics.setRemote(thread.metrics);
     metrics.setSources({ jobsByStatus: () => store.jobCounts() });

@@ -11,7 +11,7 @@ import { ChunkAbandoned } from '../engine/engine.js';
 import { createMetrics } from '../observability/metrics.js';
 import { openBackend } from './backend.js';
 import { createEngineNode } from './engine-node.js';
-import { toWire, type CallMessage, type EngineMethod, type ThreadMessage } from './engine-thread-protocol.js';
+import { toWire, type CallMessage, type EngineMethod, type MainMessage, type ThreadMessage } from './engine-thread-protocol.js';
 import { createSecurity } from './security.js';
 import { yieldToTheApi } from './thread-priority.js';
 
@@ -38,6 +38,25 @@ function post(message: ThreadMessage): void {
 
 const log = (level: 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>): void =>
   post({ kind: 'log', level, msg, extra: extra ?? null });
+
+/**
+ * `assay serve` starts this thread before its own store is open, so the thread waits to be told:
+ * opened before the server holds the data folder, it could migrate the file of another server
+ * still running there (one this server will then refuse to replace). A close before that ends the
+ * thread at once.
+ */
+const mayOpen = await new Promise<boolean>((resolve) => {
+  const onMessage = (message: MainMessage): void => {
+    if (message.kind === 'open') resolve(true);
+    else if (message.method === 'close') {
+      post({ kind: 'reply', id: message.id, ok: true, value: undefined });
+      resolve(false);
+    } else return;
+    port.off('message', onMessage);
+  };
+  port.on('message', onMessage);
+});
+if (!mayOpen) process.exit(0);
 
 // The server runs the checkpointer thread for the file this backend writes to.
 const backend = await openBackend(

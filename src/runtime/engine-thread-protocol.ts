@@ -17,6 +17,16 @@ export interface CallMessage {
   args: unknown[];
 }
 
+/**
+ * The first message a thread gets before any call: the server has opened its own store (so it
+ * holds the data folder, and the file is migrated) and the thread may open its own.
+ */
+export interface OpenMessage {
+  kind: 'open';
+}
+
+export type MainMessage = OpenMessage | CallMessage;
+
 export interface WireError {
   name: string;
   message: string;

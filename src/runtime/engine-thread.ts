@@ -17,13 +17,18 @@ import type { Engine } from '../engine/engine.js';
 import { progressFromStore, type JobProgress } from '../engine/progress.js';
 import type { RemoteMetrics } from '../observability/metrics.js';
 import { countEarlyExits } from './early-exits.js';
-import { fromWire, type CallMessage, type EngineMethod, type ThreadMessage } from './engine-thread-protocol.js';
+import { fromWire, type CallMessage, type EngineMethod, type OpenMessage, type ThreadMessage } from './engine-thread-protocol.js';
 
 export interface ThreadedEngine extends Engine {
   /** The thread's metrics, for the main registry to merge into a scrape. */
   metrics: RemoteMetrics;
   /** Throws while the thread is down for good (it kept dying as it started). */
   check(): void;
+  /**
+   * Lets the thread open its store: call it once the server's own store is open (it then holds
+   * the data folder). Until then the thread loads its code and waits; calls wait with it.
+   */
+  open(): void;
   /**
    * Gives the thread what it needs from the server, which may start it before it has them: the
    * store, for the progress of jobs the thread has not reported yet, and where its log lines go
@@ -68,11 +73,14 @@ export function startEngineThread(config: Config, opts: EngineThreadOptions = {}
   const earlyDeaths = countEarlyExits();
   let downForGood: Error | null = null;
   let startOptions: Parameters<Engine['start']>[0] | undefined;
+  let opened = false;
   let worker = spawn();
 
   function spawn(): Worker {
     const startedAt = Date.now();
     const w = new Worker(entry, { workerData: { config } });
+    // A thread started again after a crash may open its store at once, as the first one was told to.
+    if (opened) w.postMessage({ kind: 'open' } satisfies OpenMessage);
     w.on('message', (message: ThreadMessage) => {
       if (message.kind === 'reply') {
         const call = pending.get(message.id);
@@ -173,6 +181,11 @@ export function startEngineThread(config: Config, opts: EngineThreadOptions = {}
     metrics: () => (downForGood ? Promise.resolve([]) : call('metrics')),
     check() {
       if (downForGood) throw downForGood;
+    },
+    open() {
+      if (opened) return;
+      opened = true;
+      worker.postMessage({ kind: 'open' } satisfies OpenMessage);
     },
     attach(attached) {
       server = attached;

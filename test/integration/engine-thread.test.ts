@@ -199,6 +199,7 @@ describe('an engine thread started before its server', () => {
       entry: pathToFileURL(await writeEarlyLogger(dir)),
     });
     try {
+      thread.open();
       // A call's answer comes after the lines the thread sent before it, so they have arrived.
       await expect(thread.createJob({ type: 'classify' }, 'owner')).rejects.toThrow(/parameters/);
       const lines: string[] = [];
@@ -206,6 +207,22 @@ describe('an engine thread started before its server', () => {
       expect(lines).toEqual(['warn first line before the server', 'info second line before the server']);
     } finally {
       await thread.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('an engine thread not yet told to open its store', () => {
+  it('leaves the data folder untouched, and closes at once when asked', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'assay-thread-'));
+    const dataDir = join(dir, 'data');
+    try {
+      // Started as `assay serve` starts it, before the server holds the folder (another server
+      // may still run there, on a file this one must not migrate).
+      const thread = startEngineThread(loadConfig({}, { dataDir, logLevel: 'warn' }), { entry: new URL('../../dist/runtime/engine-thread-entry.js', import.meta.url) });
+      await thread.close();
+      expect(existsSync(join(dataDir, 'assay.db'))).toBe(false);
+    } finally {
       await rm(dir, { recursive: true, force: true });
     }
   });
@@ -219,8 +236,12 @@ describe('a server handed an engine thread started before it', () => {
       h = await startHarness({
         config: { engineThread: true },
         startThreadFirst: {
-          // A call's answer comes after the lines the thread sent before it: they are in before the server starts.
-          whileAlone: (thread) => expect(thread.createJob({ type: 'classify' }, 'owner')).rejects.toThrow(/parameters/),
+          // A call's answer comes after the lines the thread sent before it: they are in before the
+          // server starts. (Opened here by the test; the folder is nobody else's.)
+          whileAlone: async (thread) => {
+            thread.open();
+            await expect(thread.createJob({ type: 'classify' }, 'owner')).rejects.toThrow(/parameters/);
+          },
         },
         engineThreadEntry: pathToFileURL(await writeEarlyLogger(dir)),
         logStream: { write: (line) => lines.push(line) },

@@ -63,7 +63,8 @@ export function registerServeCommand(program: Command): void {
       const config = configFrom(opts);
       // The engine thread starts first: it loads the engine's modules while this thread loads the
       // HTTP stack, instead of after it, so a job created right after the server listens does not
-      // wait for it. It opens its store alongside this thread's; migrations are safe to race.
+      // wait for it. It opens its store only once the server has opened its own (see
+      // engine-thread-main.ts).
       const engineThread = config.serveWorkers && config.engineThread ? (await import('../../runtime/engine-thread.js')).startEngineThread(config) : undefined;
       // Loaded here so the client commands start without the HTTP stack.
       const { startServer } = await import('../../server.js').catch(async (err: unknown) => {
