@@ -13,7 +13,6 @@ import { createMetrics } from './observability/metrics.js';
 import { openBackend, type Backend } from './runtime/backend.js';
 import type { ThreadedEngine } from './runtime/engine-thread.js';
 import { registerHealthRoutes } from './runtime/health.js';
-import { listenOrClose } from './runtime/listen.js';
 import { createSecurity } from './runtime/security.js';
 import { createRateLimiter } from './api/rate-limit.js';
 import { checkBind } from './security/bind.js';
@@ -39,17 +38,28 @@ export interface ServerOptions {
   engineThread?: ThreadedEngine;
 }
 
+/** What a start has opened so far: closed again if it fails. */
+interface Opened {
+  app?: FastifyInstance;
+  engine?: Engine;
+  backend?: Backend;
+}
+
 export async function startServer(config: Config, opts: ServerOptions = {}): Promise<RunningServer> {
+  const opened: Opened = {};
   try {
-    return await start(config, opts);
+    return await start(config, opts, opened);
   } catch (err) {
-    // Closing twice is harmless: a failure after the thread became the engine closed it already.
-    await opts.engineThread?.close();
+    // Nothing may stay open behind a server that did not start: its engine thread, checkpointer
+    // or pool would keep the process alive, and the data folder's lock goes with the backend.
+    await opened.app?.close().catch(() => {});
+    await (opened.engine ?? opts.engineThread)?.close();
+    await opened.backend?.close();
     throw err;
   }
 }
 
-async function start(config: Config, opts: ServerOptions): Promise<RunningServer> {
+async function start(config: Config, opts: ServerOptions, opened: Opened): Promise<RunningServer> {
   let app: FastifyInstance | undefined;
   let closing: Promise<void> | undefined;
   const metrics = createMetrics();
@@ -70,14 +80,10 @@ async function start(config: Config, opts: ServerOptions): Promise<RunningServer
         app?.log.warn({ err }, 'the checkpointer thread stopped (a new one starts unless it keeps stopping; until then commits checkpoint the WAL past 64 MB)'),
     },
   );
+  opened.backend = backend;
   let ping = backend.ping;
   const security = createSecurity(config, backend.store, { serving: true, onSharedChange: () => metrics.resetEndpointSeries() });
-  try {
-    checkBind({ host: config.host, keysExist: await security.keyring.keysExist(), insecureNoAuth: config.insecureNoAuth });
-  } catch (err) {
-    await backend.close();
-    throw err;
-  }
+  checkBind({ host: config.host, keysExist: await security.keyring.keysExist(), insecureNoAuth: config.insecureNoAuth });
   const { store, blobs, queue } = backend;
   const log: NonNullable<EngineDeps['log']> = (level, msg, extra) => app?.log[level](extra ?? {}, msg);
   let engine: Engine;
@@ -87,7 +93,7 @@ async function start(config: Config, opts: ServerOptions): Promise<RunningServer
     thread = opts.engineThread ?? (await import('./runtime/engine-thread.js')).startEngineThread(config, opts.engineThreadEntry ? { entry: opts.engineThreadEntry } : {});
     // This thread's store is open: the data folder is ours and its file migrated.
     thread.open();
-    engine = thread;
+    engine = opened.engine = thread;
     metrics.setRemote(thread.metrics);
     metrics.setSources({ jobsByStatus: () => store.jobCounts() });
     const running = thread;
@@ -98,7 +104,7 @@ async function start(config: Config, opts: ServerOptions): Promise<RunningServer
   } else {
     const { createEngineNode } = await import('./runtime/engine-node.js');
     const node = createEngineNode(config, { ...backend, metrics, security, log });
-    engine = node.engine;
+    engine = opened.engine = node.engine;
     metrics.setSources({
       jobsByStatus: () => store.jobCounts(),
       queueDepth: () => queue.size(),
@@ -106,60 +112,43 @@ async function start(config: Config, opts: ServerOptions): Promise<RunningServer
       endpointLabel: security.endpointLabel,
     });
   }
-  try {
-    app = await createApp({
-      store,
-      engine,
-      files: createFileService({ store, blobs, limits: config.limits }),
-      signer: createUploadSigner(config.uploadSigningKey, config.uploadUrlTtlSeconds),
-      models: config.models,
-      publicUrl: config.publicUrl,
-      logLevel: config.logLevel,
-      ...(opts.logStream ? { logStream: opts.logStream } : {}),
-      auth: {
-        keyring: security.keyring,
-        requireKeys: security.requireKeys,
-        rateLimiter: config.rateLimitRpm > 0 ? createRateLimiter({ perMinute: config.rateLimitRpm, burst: config.rateLimitBurst }) : null,
-      },
-      limits: config.limits,
-      requestLog: config.requestLog,
-      registerExtra: (a) =>
-        registerHealthRoutes(a, {
-          ping,
-          metrics,
-          isClosing: () => closing !== undefined,
-          beforeScrape: () => security.keyring.keysExist(),
-        }),
-    });
-  } catch (err) {
-    // Nothing may stay open behind a server that did not start: the folder's lock goes with the backend.
-    await engine.close();
-    await backend.close();
-    throw err;
-  }
+  app = opened.app = await createApp({
+    store,
+    engine,
+    files: createFileService({ store, blobs, limits: config.limits }),
+    signer: createUploadSigner(config.uploadSigningKey, config.uploadUrlTtlSeconds),
+    models: config.models,
+    publicUrl: config.publicUrl,
+    logLevel: config.logLevel,
+    ...(opts.logStream ? { logStream: opts.logStream } : {}),
+    auth: {
+      keyring: security.keyring,
+      requireKeys: security.requireKeys,
+      rateLimiter: config.rateLimitRpm > 0 ? createRateLimiter({ perMinute: config.rateLimitRpm, burst: config.rateLimitBurst }) : null,
+    },
+    limits: config.limits,
+    requestLog: config.requestLog,
+    registerExtra: (a) =>
+      registerHealthRoutes(a, {
+        ping,
+        metrics,
+        isClosing: () => closing !== undefined,
+        beforeScrape: () => security.keyring.keysExist(),
+      }),
+  });
   // Now that the log exists: the lines the thread sent before it are written out here.
   thread?.attach({ store, log });
   if (config.serveWorkers && !threaded) await backend.joinWorkers();
-  const start = () => engine.start({ consume: config.serveWorkers, resume: backend.shape === 'embedded' });
+  const startEngine = () => engine.start({ consume: config.serveWorkers, resume: backend.shape === 'embedded' });
   if (threaded) {
     // The API answers while the engine thread boots (job requests wait in its queue), so the
     // server is up as soon as it listens. A thread that cannot start is retried and, if it keeps
     // failing, reported by /readyz (see engine-thread.ts).
-    void start().catch((err: unknown) => log('error', 'the engine could not start', { err: String(err) }));
+    void startEngine().catch((err: unknown) => log('error', 'the engine could not start', { err: String(err) }));
   } else {
-    try {
-      await start();
-    } catch (err) {
-      await engine.close();
-      await backend.close();
-      throw err;
-    }
+    await startEngine();
   }
-  // Its data folder's lock goes with the backend.
-  const address = await listenOrClose(app, config, async () => {
-    await engine.close();
-    await backend.close();
-  });
+  const address = await app.listen({ host: config.host, port: config.port });
   const server = app;
   return {
     app: server,
