@@ -208,3 +208,30 @@ describe('reading a range of rows', () => {
     }
   });
 });
+
+describe('readRows, a range that ends before the file does', () => {
+  /** The process's open descriptors on `file` (Linux). */
+  async function openOn(file: string): Promise<number> {
+    const { readdir, readlink } = await import('node:fs/promises');
+    let n = 0;
+    for (const fd of await readdir('/proc/self/fd')) n += (await readlink(`/proc/self/fd/${fd}`).catch(() => '')) === file ? 1 : 0;
+    return n;
+  }
+
+  it.runIf(process.platform === 'linux')('closes the file, in both formats', async () => {
+    const jsonl = join(dir, 'd.jsonl');
+    await writeFile(jsonl, Array.from({ length: 500 }, (_, i) => JSON.stringify({ i })).join('\n') + '\n');
+    const csv = join(dir, 'd.csv');
+    await writeFile(csv, `i\n${Array.from({ length: 500 }, (_, i) => String(i)).join('\n')}\n`);
+    for (const [file, format] of [[jsonl, 'jsonl'], [csv, 'csv']] as const) {
+      const offsets = format === 'jsonl' ? await rowOffsets(file, 64, 500) : await csvRowOffsets(file, 64);
+      for (const start of offsets.slice(0, -1)) {
+        const rows = await collect(readRows(file, format, { from: start.index, until: start.index + 64, start, columns: ['i'] }));
+        expect(rows.map((r) => r.index)).toEqual(Array.from({ length: 64 }, (_, k) => start.index + k));
+      }
+      // A stream closes its descriptor a few turns after it is destroyed: wait for that, boundedly.
+      for (let turn = 0; turn < 1000 && (await openOn(file)) > 0; turn++) await new Promise((r) => setImmediate(r));
+      expect(await openOn(file)).toBe(0);
+    }
+  });
+});
