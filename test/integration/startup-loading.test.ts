@@ -1,11 +1,13 @@
 /**
- * The HTTP client of model calls (undici) is loaded only where rows run: a node that only serves
- * the API (a distributed API node, `serve --no-workers`) never loads it, which keeps its startup
- * short, and a node that runs rows loads it when its engine starts consuming, before its first job.
+ * What a server loads before it listens, which is most of its startup time:
+ * - the HTTP client of model calls (undici) only where rows run: a node that only serves the API
+ *   (a distributed API node, `serve --no-workers`) never loads it, and a node that runs rows loads
+ *   it when its engine starts consuming, before its first job;
+ * - never fastify's schema compilers (ajv, fast-json-stringify), which no assay route uses.
  *
- * Module loading is per process, and this test process has undici loaded already (the fake judge
- * and the tests use it), so each server runs in a child process of its own on the compiled code,
- * which reports whether undici is loaded once the server listens.
+ * Module loading is per process, and this test process has these loaded already (the fake judge
+ * and the tests use them), so each server runs in a child process of its own on the compiled code,
+ * which reports what is loaded once the server listens.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -31,12 +33,13 @@ const config = loadConfig({}, {
 });
 const server = await startServer(config);
 const cache = createRequire(process.cwd() + sep).cache;
-const undiciLoaded = Object.keys(cache).some((file) => file.includes(sep + 'node_modules' + sep + 'undici' + sep));
+const loaded = (pkg) => Object.keys(cache).some((file) => file.includes(sep + 'node_modules' + sep + pkg + sep));
 await server.close();
-process.stdout.write('\\nREPORT ' + JSON.stringify({ listening: server.url.startsWith('http://'), undiciLoaded }) + '\\n');
+const report = { listening: server.url.startsWith('http://'), undiciLoaded: loaded('undici'), schemaCompilersLoaded: loaded('ajv') || loaded('@fastify' + sep + 'fast-json-stringify-compiler') };
+process.stdout.write('\\nREPORT ' + JSON.stringify(report) + '\\n');
 `;
 
-describe('loading the HTTP client of model calls', () => {
+describe('what a server loads before it listens', () => {
   const dirs: string[] = [];
   afterEach(async () => {
     for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
@@ -58,14 +61,14 @@ describe('loading the HTTP client of model calls', () => {
     // The server logs to stdout as well: the report is the line marked for it.
     const report = /^REPORT (.*)$/m.exec(stdout);
     expect(report, stdout).not.toBeNull();
-    return JSON.parse(report![1]!) as { listening: boolean; undiciLoaded: boolean };
+    return JSON.parse(report![1]!) as { listening: boolean; undiciLoaded: boolean; schemaCompilersLoaded: boolean };
   }
 
-  it('is not loaded by a node that only serves the API', async () => {
-    expect(await startAndReport(false)).toEqual({ listening: true, undiciLoaded: false });
+  it('a node that only serves the API: not the HTTP client of model calls, nor schema compilers', async () => {
+    expect(await startAndReport(false)).toEqual({ listening: true, undiciLoaded: false, schemaCompilersLoaded: false });
   });
 
-  it('is loaded by a node that runs rows before its first job', async () => {
-    expect(await startAndReport(true)).toEqual({ listening: true, undiciLoaded: true });
+  it('a node that runs rows: the HTTP client, before its first job, but no schema compilers', async () => {
+    expect(await startAndReport(true)).toEqual({ listening: true, undiciLoaded: true, schemaCompilersLoaded: false });
   });
 });
