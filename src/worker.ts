@@ -12,6 +12,7 @@ import { createEngineNode } from './runtime/engine-node.js';
 import { registerHealthRoutes } from './runtime/health.js';
 import { listenOrClose } from './runtime/listen.js';
 import { createSecurity } from './runtime/security.js';
+import { NO_SCHEMA_COMPILERS } from './api/no-schema-compilers.js';
 
 export interface RunningWorker {
   app: FastifyInstance;
@@ -24,7 +25,7 @@ export async function startWorker(config: Config): Promise<RunningWorker> {
   if (config.databaseUrl === null) {
     throw new Error('a worker needs the shared database: pass --database postgres://… (or set ASSAY_DATABASE_URL)');
   }
-  const app = Fastify({ logger: { level: config.logLevel } });
+  const app = Fastify({ logger: { level: config.logLevel }, schemaController: NO_SCHEMA_COMPILERS });
   let closing: Promise<void> | undefined;
   const metrics = createMetrics();
   const backend = await openBackend(config, (err, task) => {

@@ -19,6 +19,7 @@ import { registerEvaluationRoutes } from './routes/evaluations.js';
 import { registerFileRoutes } from './routes/files.js';
 import type { UploadSigner } from './upload-url.js';
 import { registerWebRoutes } from '../web/serve.js';
+import { NO_SCHEMA_COMPILERS } from './no-schema-compilers.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -55,13 +56,6 @@ export interface AppDeps {
 
 export { LOCAL_OWNER };
 
-/** Stands in for fastify's schema compilers, which assay does not use (see createApp). */
-function noSchemaCompiler(): () => never {
-  return () => {
-    throw new Error('assay routes take no fastify schemas: check requests in the handler, as the other routes do');
-  };
-}
-
 export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
   const limits = deps.limits ?? DEFAULT_LIMITS;
   const app = Fastify({
@@ -70,10 +64,7 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: true,
     bodyLimit: limits.maxBodyBytes,
-    // Requests are checked by assay's own parsers (domain/), and no route declares a schema, so
-    // fastify's default compilers (ajv with JTD, fast-json-stringify) would be loaded only to sit
-    // unused: 40-80 ms of every start. A route given a schema fails when it is added.
-    schemaController: { compilersFactory: { buildValidator: noSchemaCompiler, buildSerializer: noSchemaCompiler } },
+    schemaController: NO_SCHEMA_COMPILERS,
   });
   app.decorateRequest('ownerId', '');
   app.decorateRequest('keyId', null);

@@ -1,0 +1,13 @@
+/**
+ * Fastify's `schemaController` option for assay's apps. Requests are checked by assay's own parsers
+ * (domain/), and no route declares a fastify schema, so fastify's default compilers (ajv with JTD,
+ * fast-json-stringify) would be loaded only to sit unused: 40-80 ms of every start. A route given a
+ * schema fails when it is added, instead of loading them.
+ */
+function refuseSchemas(): () => never {
+  return () => {
+    throw new Error('assay routes take no fastify schemas: check requests in the handler, as the other routes do');
+  };
+}
+
+export const NO_SCHEMA_COMPILERS = { compilersFactory: { buildValidator: refuseSchemas, buildSerializer: refuseSchemas } };
