@@ -57,7 +57,7 @@ async function* readJsonl(path: string, from: number, until: number, start: RowO
   const source = createReadStream(path, { highWaterMark: readBytes, start: start.byte });
   try {
     // A chunk stops reading before the file ends, and a stream left that way is destroyed with an
-    // AbortError, its stack captured (about 50 µs a chunk): `finally` closes it instead.
+    // AbortError, its stack captured (about 65 µs a chunk): `finally` closes it instead.
     for await (const batch of jsonlLines(source.iterator({ destroyOnReturn: false }), undefined, start.line)) {
       for (const { bytes, number } of batch) {
         if (!rows.isRow(bytes, number)) continue;
