@@ -21,6 +21,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import type { ApiLoadResult } from './api-load.js';
+import { OTHER_CPU_WARNING_SHARE, otherShare, readCpu } from './other-cpu.js';
 import { peakRssMb, startProcess, type Proc } from './processes.js';
 import { checkTargets, formatChecks, type JobFigures } from './targets.js';
 import { createReplyTurns } from '../src/providers/reply-turns.js';
@@ -71,6 +72,8 @@ interface JobOutcome {
   cpu: { serverUs: number; busiestThreadUs: number } | null;
   /** The job's calls as the fake judge saw them: held by the judge, and the client's turnaround. */
   timing: CallTimingSummary | null;
+  /** The share of the cores other processes used during the job (other-cpu.ts); null without /proc. */
+  otherCpu: number | null;
 }
 
 interface RunOutcome {
@@ -212,6 +215,8 @@ async function runJob(s: Scenario, base: string, fileId: string, judgeModel: str
   const loadResult = load ? (once(load, 'message') as Promise<[ApiLoadResult]>) : null;
   await startTiming(fakeUrl);
   const cpuBefore = threadCpuNs(serverPid);
+  const machineBefore = readCpu();
+  const jobStarted = performance.now();
   const job = await createJob(s, base, fileId, judgeModel).catch((err: unknown) => {
     load?.kill();
     throw err;
@@ -235,7 +240,9 @@ async function runJob(s: Scenario, base: string, fileId: string, judgeModel: str
   if (state?.status !== 'completed') throw new Error(`${s.name}: job ended ${state?.status ?? 'unfinished'} ${JSON.stringify(state?.results ?? {})}`);
   if (api && api.failures > 0) throw new Error(`${s.name}: ${api.failures} API requests failed under load`);
   const cpu = cpuPerRow(cpuBefore, threadCpuNs(serverPid), s.rows);
-  return { wallS: (Date.parse(state.updated_at) - Date.parse(state.created_at)) / 1000, api, cpu, timing: await readTiming(fakeUrl, s.concurrency) };
+  const machineAfter = readCpu();
+  const otherCpu = machineBefore && machineAfter ? otherShare(machineBefore, machineAfter, (performance.now() - jobStarted) / 1000) : null;
+  return { wallS: (Date.parse(state.updated_at) - Date.parse(state.created_at)) / 1000, api, cpu, timing: await readTiming(fakeUrl, s.concurrency), otherCpu };
 }
 
 /** A judge call shaped like assay's (system prompt with the verdict format, the row as the user turn). */
@@ -269,6 +276,7 @@ async function runBare(s: Scenario): Promise<RunOutcome> {
     const turn = s.onePerTurn ? createReplyTurns({ budgetMs: 0 }) : null;
     const deadline = performance.now() + s.limitSeconds * 1000;
     await startTiming(fake.url);
+    const machineBefore = readCpu();
     const started = performance.now();
     const worker = async (): Promise<void> => {
       for (let i = next++; i < s.rows && performance.now() < deadline; i = next++) {
@@ -282,8 +290,10 @@ async function runBare(s: Scenario): Promise<RunOutcome> {
     const wallS = (performance.now() - started) / 1000;
     await pool.close();
     if (next < s.rows) throw new Error(`${s.name}: did not finish in ${s.limitSeconds} s`);
+    const machineAfter = readCpu();
+    const otherCpu = machineBefore && machineAfter ? otherShare(machineBefore, machineAfter, wallS) : null;
     const timing = await readTiming(fake.url, s.concurrency);
-    return { first: { wallS, api: null, cpu: null, timing }, warm: null, peakMb: Number.NaN, startupMs: Number.NaN, wholeS: Number.NaN };
+    return { first: { wallS, api: null, cpu: null, timing, otherCpu }, warm: null, peakMb: Number.NaN, startupMs: Number.NaN, wholeS: Number.NaN };
   } finally {
     await fake.stop();
   }
@@ -425,6 +435,23 @@ function table(rows: Row[]): string {
   return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join('\n');
 }
 
+/**
+ * What other processes took of the cores during the jobs: the largest share, and every job that
+ * left them OTHER_CPU_WARNING_SHARE or more, whose figures are then not this machine's alone.
+ */
+function otherCpuReport(rows: Row[]): string {
+  const measured = rows.flatMap((r) => r.jobs.map((j) => ({ r, j }))).filter(({ j }) => j.otherCpu !== null);
+  if (measured.length === 0) return 'Other processes\' CPU during the jobs: not measured (no /proc).';
+  const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
+  const largest = Math.max(...measured.map(({ j }) => j.otherCpu!));
+  const disturbed = measured.filter(({ j }) => j.otherCpu! >= OTHER_CPU_WARNING_SHARE);
+  const lines = [`Other processes' CPU during the jobs: at most ${pct(largest)} of the cores.`];
+  for (const { r, j } of disturbed) {
+    lines.push(`⚠ ${r.scenario.name}, the ${r.job} job of ${j.wallS.toFixed(2)} s: other processes used ${pct(j.otherCpu!)} of the cores; its figures are not this machine's alone.`);
+  }
+  return lines.join('\n');
+}
+
 const rows: Row[] = [];
 for (const s of SCENARIOS) {
   if (only !== undefined && s.name !== only) continue;
@@ -438,6 +465,7 @@ for (const s of SCENARIOS) {
 }
 console.log(`\nassay benchmark — ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, median of ${runs} runs\n`);
 console.log(table(rows));
+console.log(`\n${otherCpuReport(rows)}`);
 // The targets, checked against every run: the slowest startup and the highest peak, the median
 // efficiency, throughput and p99 as the table shows them.
 const figures: JobFigures[] = rows

@@ -1,0 +1,80 @@
+/**
+ * How much CPU the machine spent outside the benchmark's own processes while a job ran. On two
+ * cores, a compiler or a test suite running alongside takes 0.03-0.3 off a job's efficiency (one
+ * full run had a warm job at 0.658 that way), and the table alone cannot tell such a run from a
+ * slow hour. So each job records the share of the cores that went elsewhere, and the benchmark
+ * names the jobs where it is large. Linux only (`/proc`); elsewhere nothing is measured.
+ *
+ * The benchmark's own processes are this process and everything it started (the fake judge, the
+ * server and worker, the API client, PostgreSQL), found by their parent ids. A process of the tree
+ * that has exited and been waited for has its CPU in its parent's `cutime`/`cstime`, so those are
+ * counted too. Work the kernel does outside any process (interrupts, for one) counts as elsewhere.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+
+/** Clock ticks of CPU time: the machine's busy time, and this process tree's. */
+export interface CpuReading {
+  busyTicks: number;
+  ownTicks: number;
+}
+
+/** A job that left this share of the cores (or more) to other processes is named under the table. */
+export const OTHER_CPU_WARNING_SHARE = 0.05;
+
+/** The busy ticks of all CPUs together, from the first line of `/proc/stat`. */
+export function busyTicks(procStat: string): number {
+  const line = procStat.split('\n', 1)[0] ?? '';
+  const fields = line.trim().split(/\s+/);
+  if (fields[0] !== 'cpu') throw new Error(`unexpected /proc/stat: ${line}`);
+  // user nice system idle iowait irq softirq steal (guest time is already part of user).
+  const [user, nice, system, , , irq, softirq, steal] = fields.slice(1).map(Number);
+  return [user, nice, system, irq, softirq, steal].reduce<number>((sum, x) => sum + (x ?? 0), 0);
+}
+
+/** A process's parent and its CPU ticks, its waited-for children's included, from `/proc/<pid>/stat`. */
+export function processTicks(stat: string): { ppid: number; ticks: number } {
+  // The command name (field 2) may hold spaces and parentheses: fields are counted after its last ')'.
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // rest[0] is field 3 (state), so field n is rest[n - 3].
+  const field = (n: number): number => Number(rest[n - 3]);
+  return { ppid: field(4), ticks: field(14) + field(15) + field(16) + field(17) };
+}
+
+/** Reads the machine's busy ticks and those of the process tree under `root`; null without `/proc`. */
+export function readCpu(root: number = process.pid, procDir = '/proc'): CpuReading | null {
+  let busy: number;
+  try {
+    busy = busyTicks(readFileSync(`${procDir}/stat`, 'utf8'));
+  } catch {
+    return null;
+  }
+  const processes = new Map<number, { ppid: number; ticks: number }>();
+  for (const name of readdirSync(procDir)) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid) || pid <= 0) continue;
+    try {
+      processes.set(pid, processTicks(readFileSync(`${procDir}/${name}/stat`, 'utf8')));
+    } catch {
+      // It exited meanwhile: its time is in its parent's once waited for.
+    }
+  }
+  const children = new Map<number, number[]>();
+  for (const [pid, { ppid }] of processes) children.set(ppid, [...(children.get(ppid) ?? []), pid]);
+  let own = 0;
+  const todo = [root];
+  while (todo.length > 0) {
+    const pid = todo.pop()!;
+    own += processes.get(pid)?.ticks ?? 0;
+    todo.push(...(children.get(pid) ?? []));
+  }
+  return { busyTicks: busy, ownTicks: own };
+}
+
+/** The share of all cores' time between two readings that went to processes outside the tree. */
+export function otherShare(before: CpuReading, after: CpuReading, wallS: number, cores: number = os.cpus().length): number {
+  if (wallS <= 0) return 0;
+  const ticksPerS = 100; // USER_HZ, 100 on Linux
+  const other = after.busyTicks - before.busyTicks - (after.ownTicks - before.ownTicks);
+  return Math.max(0, other / ticksPerS / (wallS * cores));
+}
