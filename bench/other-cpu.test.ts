@@ -25,15 +25,16 @@ describe('reading /proc for the CPU other processes used', () => {
   });
 
   /**
-   * Runs a CPU-bound node for `ms` of its own clock and reads the CPU while it is still alive (so
-   * its time is found by walking the tree, not in a parent's count of waited-for children): as a
-   * child of this process (`own`), or as an orphan outside this tree.
+   * Runs a node that burns `ms` of its own CPU time (a busy machine only makes that take longer)
+   * and reads the CPU while it is still alive, so its time is found by walking the tree, not in a
+   * parent's count of waited-for children: as a child of this process (`own`), or as an orphan
+   * outside this tree.
    */
   async function burn(ms: number, own: boolean): Promise<NonNullable<ReturnType<typeof readCpu>>> {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'assay-other-cpu-'));
     const done = path.join(dir, 'done');
     // Burns, says so, then stays until its flag is removed (a minute at most).
-    const script = `const fs = require('fs'); const t = Date.now(); while (Date.now() - t < ${ms}); fs.writeFileSync(${JSON.stringify(done)}, ''); setInterval(() => { if (!fs.existsSync(${JSON.stringify(done)}) || Date.now() - t > 60000) process.exit(0); }, 20)`;
+    const script = `const fs = require('fs'); const t = Date.now(); const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; }; while (cpu() < ${ms}); fs.writeFileSync(${JSON.stringify(done)}, ''); setInterval(() => { if (!fs.existsSync(${JSON.stringify(done)}) || Date.now() - t > 60000) process.exit(0); }, 20)`;
     try {
       if (own) {
         spawn(process.execPath, ['-e', script], { stdio: 'ignore' }).unref();
@@ -42,7 +43,7 @@ describe('reading /proc for the CPU other processes used', () => {
         const shell = spawn('sh', ['-c', `"${process.execPath}" -e "${script.replace(/"/g, '\\"')}" >/dev/null 2>&1 &`], { stdio: 'ignore' });
         await new Promise((resolve) => shell.once('exit', resolve));
       }
-      // Bounded: the burn takes `ms`, and a slow machine several times that.
+      // Bounded: the burn takes `ms` on an idle core, and a busy machine several times that.
       const until = Date.now() + 30 * ms + 10_000;
       while (!existsSync(done) && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
       expect(existsSync(done)).toBe(true);
