@@ -142,7 +142,12 @@ beforeAll(async () => {
     const sent = jobCase.parameters(ctx);
     // Plain data from the job table (together-sdk.cases.ts); the SDK sends it as given.
     const body = { type: jobCase.type, parameters: sent } as unknown as CreateBody;
-    const response = see(await client.evals.create(body));
+    const response = see(
+      await client.evals.create(body).catch((err: unknown) => {
+        // The server's own account of a failed create is in its log, not in the reply.
+        throw new Error(`creating ${jobCase.name} failed: ${String(err)}\nthe server's errors:\n${server.errorLines().join('\n')}`);
+      }),
+    );
     if (response.workflow_id === undefined) throw new Error(`no workflow_id for ${jobCase.name}: ${JSON.stringify(response)}`);
     created.set(jobCase.name, { id: response.workflow_id, sent, createResponse: response, polled: [], final: {} });
   }

@@ -43,6 +43,8 @@ export interface ServerProcess {
   stdout(): string;
   /** Everything the process has written to stderr so far. */
   stderr(): string;
+  /** The log lines of error level or above written so far (pino JSON, level 50+), for a failure's message. */
+  errorLines(): string[];
   /**
    * Sends `signal` (default SIGTERM) and resolves with the exit code (`null` when the process
    * ended by a signal). Escalates to SIGKILL when the process has not exited within 10 s
@@ -223,6 +225,14 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Server
     dataDir,
     proc,
     stdout: () => out,
+    errorLines: () =>
+      out.split('\n').filter((line) => {
+        try {
+          return ((JSON.parse(line) as { level?: unknown }).level as number) >= 50;
+        } catch {
+          return false;
+        }
+      }),
     stderr: () => err,
     stop,
     async cleanup() {
