@@ -13,18 +13,19 @@
  *
  * Usage: npm run bench [-- --only NAME] [-- --large N] [-- --runs N]
  */
-import { fork } from 'node:child_process';
+import { execFile, fork } from 'node:child_process';
 import { createWriteStream, mkdtempSync, openAsBlob, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { once } from 'node:events';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
+import { promisify } from 'node:util';
 import type { ApiLoadResult } from './api-load.js';
+import { bareLoop, judgeCallBody, type BareLoopOptions, type BareLoopResult } from './bare-loop.js';
 import { OTHER_CPU_WARNING_SHARE, otherShare, readCpu } from './other-cpu.js';
 import { peakRssMb, startProcess, type Proc } from './processes.js';
 import { checkTargets, formatChecks, type JobFigures } from './targets.js';
-import { createReplyTurns } from '../src/providers/reply-turns.js';
 import type { CallTimingSummary } from '../src/testing/call-timing.js';
 import { getTestDatabase, type TestDatabase } from '../test/support/postgres.js';
 
@@ -55,6 +56,13 @@ interface Scenario {
    * back together. Against the same loop without it, this shows what that costs.
    */
   onePerTurn?: boolean;
+  /**
+   * For the bare loop: run it in a Node process started for it, not in this long-running one, so
+   * that it pays, as assay's first job after a start does, for V8 compiling and optimizing its
+   * code (and undici's) while it runs: the baseline for a first job, where the in-process loop is
+   * the baseline for a warm one.
+   */
+  freshProcess?: boolean;
   /**
    * The distributed shape: an API node (no workers) and one worker node on PostgreSQL (the test
    * server from test/support, or TEST_DATABASE_URL). Jobs go to the API node; the CPU and peak
@@ -94,6 +102,7 @@ const only = option('--only');
 const largeRows = Number(option('--large') ?? 1_000_000);
 const runs = Math.max(1, Number(option('--runs') ?? 3));
 const HERE = path.dirname(fileURLToPath(import.meta.url));
+const execFileAsync = promisify(execFile);
 
 const SCENARIOS: Scenario[] = [
   { name: 'latency-200ms', rows: 1_000, latencyMs: 200, concurrency: 64, again: true, limitSeconds: 60 },
@@ -103,6 +112,8 @@ const SCENARIOS: Scenario[] = [
   { name: 'distributed-50ms', rows: 10_000, latencyMs: 50, concurrency: 64, again: true, distributed: true, limitSeconds: 120 },
   { name: 'bare-loop-200ms', rows: 1_000, latencyMs: 200, concurrency: 64, again: false, bare: true, limitSeconds: 60 },
   { name: 'bare-loop-50ms', rows: 10_000, latencyMs: 50, concurrency: 64, again: false, bare: true, limitSeconds: 120 },
+  { name: 'bare-loop-200ms-fresh-process', rows: 1_000, latencyMs: 200, concurrency: 64, again: false, bare: true, freshProcess: true, limitSeconds: 60 },
+  { name: 'bare-loop-50ms-fresh-process', rows: 10_000, latencyMs: 50, concurrency: 64, again: false, bare: true, freshProcess: true, limitSeconds: 120 },
   { name: 'bare-loop-instant', rows: 10_000, latencyMs: 0, concurrency: 64, again: false, bare: true, limitSeconds: 120 },
   ...[100, 200, 300].map((us) => ({ name: `bare-loop-50ms-cpu-${us}us`, rows: 10_000, latencyMs: 50, concurrency: 64, again: false, bare: true, cpuPerCallUs: us, limitSeconds: 120 })),
   { name: 'bare-loop-50ms-cpu-300us-one-per-turn', rows: 10_000, latencyMs: 50, concurrency: 64, again: false, bare: true, cpuPerCallUs: 300, onePerTurn: true, limitSeconds: 120 },
@@ -246,57 +257,43 @@ async function runJob(s: Scenario, base: string, fileId: string, judgeModel: str
 }
 
 /** A judge call shaped like assay's (system prompt with the verdict format, the row as the user turn). */
-function judgeCallBody(i: number, model: string): string {
-  return JSON.stringify({
-    model,
-    messages: [
-      { role: 'system', content: `Is the answer to What is ${i} + ${i}? correct?\n\nReply with a JSON object with the keys "feedback" and "label"; "label" is one of "correct", "incorrect".` },
-      { role: 'user', content: `<response>It is ${2 * i}, because adding ${i} twice gives ${2 * i}.</response>` },
-    ],
-    max_tokens: 64,
-    temperature: 0.05,
-    response_format: { type: 'json_schema', json_schema: { name: 'verdict', schema: { type: 'object', properties: { feedback: { type: 'string' }, label: { enum: ['correct', 'incorrect'] } } } } },
-  });
-}
-
-/** Keeps the thread busy for `us` microseconds. */
-function spin(us: number): void {
-  const end = performance.now() + us / 1000;
-  while (performance.now() < end);
-}
-
-/** The bare loop: N calls, C at a time, timed from the first request to the last reply. */
+/**
+ * The bare loop (bare-loop.ts): N calls, C at a time, timed from the first request to the last
+ * reply, in this process or, for `freshProcess`, in a Node process started for it, whose "whole"
+ * is its start to its exit.
+ */
 async function runBare(s: Scenario): Promise<RunOutcome> {
   const fake = await startProcess('dist/testing/fake-provider.js', ['--port', '0', '--latency-ms', String(s.latencyMs), '--verdicts'], {}, /listening on (http:\/\/\S+\/v1)/);
   try {
     await warmUpFake(fake.url);
-    const pool = new Pool(new URL(fake.url).origin, { connections: s.concurrency });
-    let next = 0;
-    // assay's reply turns with no budget: one reply per turn.
-    const turn = s.onePerTurn ? createReplyTurns({ budgetMs: 0 }) : null;
-    const deadline = performance.now() + s.limitSeconds * 1000;
+    const options: BareLoopOptions = {
+      url: fake.url,
+      calls: s.rows,
+      concurrency: s.concurrency,
+      limitSeconds: s.limitSeconds,
+      ...(s.cpuPerCallUs ? { cpuPerCallUs: s.cpuPerCallUs } : {}),
+      ...(s.onePerTurn ? { onePerTurn: true } : {}),
+    };
     await startTiming(fake.url);
     const machineBefore = readCpu();
-    const started = performance.now();
-    const worker = async (): Promise<void> => {
-      for (let i = next++; i < s.rows && performance.now() < deadline; i = next++) {
-        const res = await pool.request({ path: '/v1/chat/completions', method: 'POST', headers: { 'content-type': 'application/json' }, body: judgeCallBody(i, 'bare-judge') });
-        JSON.parse(await res.body.text());
-        if (turn) await turn();
-        if (s.cpuPerCallUs) spin(s.cpuPerCallUs);
-      }
-    };
-    await Promise.all(Array.from({ length: s.concurrency }, worker));
-    const wallS = (performance.now() - started) / 1000;
-    await pool.close();
-    if (next < s.rows) throw new Error(`${s.name}: did not finish in ${s.limitSeconds} s`);
+    const spawned = performance.now();
+    const result = s.freshProcess ? await bareLoopInFreshProcess(options) : await bareLoop(options);
+    const wholeS = s.freshProcess ? (performance.now() - spawned) / 1000 : Number.NaN;
+    if (result.calls < s.rows) throw new Error(`${s.name}: did not finish in ${s.limitSeconds} s`);
     const machineAfter = readCpu();
-    const otherCpu = machineBefore && machineAfter ? otherShare(machineBefore, machineAfter, wallS) : null;
+    const otherCpu = machineBefore && machineAfter ? otherShare(machineBefore, machineAfter, result.wallS) : null;
     const timing = await readTiming(fake.url, s.concurrency);
-    return { first: { wallS, api: null, cpu: null, timing, otherCpu }, warm: null, peakMb: Number.NaN, startupMs: Number.NaN, wholeS: Number.NaN };
+    return { first: { wallS: result.wallS, api: null, cpu: null, timing, otherCpu }, warm: null, peakMb: Number.NaN, startupMs: Number.NaN, wholeS };
   } finally {
     await fake.stop();
   }
+}
+
+/** Runs the bare loop as a script in a new Node process, which exits when it is done. */
+async function bareLoopInFreshProcess(options: BareLoopOptions): Promise<BareLoopResult> {
+  const { stdout } = await execFileAsync(process.execPath, [path.join(HERE, 'bare-loop.js'), JSON.stringify(options)], { timeout: (options.limitSeconds + 30) * 1000 });
+  const last = stdout.trim().split('\n').pop() ?? '';
+  return JSON.parse(last) as BareLoopResult;
 }
 
 async function runScenario(s: Scenario): Promise<RunOutcome> {
@@ -424,7 +421,7 @@ function table(rows: Row[]): string {
       timings.length > 0 ? `${median(timings.map((t) => t.heldMs)).toFixed(1)} / ${median(timings.map((t) => t.turnaroundMs)).toFixed(2)}` : '-',
       s.bare ? '-' : medianRun.peakMb.toFixed(0),
       job === 'first' && !s.bare ? medianRun.startupMs.toFixed(0) : '',
-      job === 'first' && !s.bare ? medianRun.wholeS.toFixed(2) : '',
+      job === 'first' && Number.isFinite(medianRun.wholeS) ? medianRun.wholeS.toFixed(2) : '',
       outcome.api ? outcome.api.p50.toFixed(1) : '-',
       // The median of the runs' p99s (not the p99 of the median-wall run), with their range.
       p99s.length > 0 ? `${median(p99s).toFixed(1)}${range(p99s, (x) => x.toFixed(1))}` : '-',
