@@ -32,7 +32,10 @@ export interface BareLoopResult {
   calls: number;
 }
 
-/** A judge call's body as assay would send it for the benchmark's dataset row `i`. */
+/**
+ * A judge call's body as assay would send it for the benchmark's dataset row `i` (the system prompt
+ * with the verdict format, the row as the user turn).
+ */
 export function judgeCallBody(i: number, model: string): string {
   return JSON.stringify({
     model,

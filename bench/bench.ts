@@ -256,7 +256,6 @@ async function runJob(s: Scenario, base: string, fileId: string, judgeModel: str
   return { wallS: (Date.parse(state.updated_at) - Date.parse(state.created_at)) / 1000, api, cpu, timing: await readTiming(fakeUrl, s.concurrency), otherCpu };
 }
 
-/** A judge call shaped like assay's (system prompt with the verdict format, the row as the user turn). */
 /**
  * The bare loop (bare-loop.ts): N calls, C at a time, timed from the first request to the last
  * reply, in this process or, for `freshProcess`, in a Node process started for it, whose "whole"
