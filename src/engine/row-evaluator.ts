@@ -75,18 +75,18 @@ async function call(
 ) {
   // The job's signal goes straight to the call: the scheduler, the backoff and the HTTP client
   // each remove their abort listener when they are done, so listeners do not pile up on it.
-  return bound.limiter.run(() =>
-    bound.model.complete({
-      messages,
-      maxTokens: settings.maxTokens,
-      temperature: settings.temperature,
-      ...(responseFormat ? { responseFormat } : {}),
-      signal: ctx.signal,
-      owner: ctx.jobId,
-      cache: ctx.spec.useCache !== false,
-      cacheScope: ctx.ownerId,
-    }),
-  );
+  return bound.model.complete({
+    messages,
+    maxTokens: settings.maxTokens,
+    temperature: settings.temperature,
+    ...(responseFormat ? { responseFormat } : {}),
+    signal: ctx.signal,
+    owner: ctx.jobId,
+    cache: ctx.spec.useCache !== false,
+    cacheScope: ctx.ownerId,
+    // The job's concurrency bounds its calls to the server, not its cache lookups.
+    underLimit: bound.limiter.run,
+  });
 }
 
 /** The row's other columns, shown to the judge as the input when no prompt was generated. */

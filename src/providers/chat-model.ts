@@ -24,6 +24,11 @@ export interface ChatRequest {
   cache?: boolean;
   /** Whose cache entries the call may use (the job's owner): tenants never share replies. */
   cacheScope?: string;
+  /**
+   * The caller's own limit on its calls (a job's `num_workers`): the call to the server runs
+   * within it, after the cache lookup, so a cached reply takes no place in it (caller-limit.ts).
+   */
+  underLimit?: <T>(call: () => Promise<T>) => Promise<T>;
 }
 
 export interface TokenUsage {

@@ -11,6 +11,7 @@ import { resolveEndpoint, type Endpoint, type ProviderDefaults } from './endpoin
 import { createOpenAIChatModel, type OpenAIChatModelOptions } from './openai-chat-model.js';
 import type { RetryPolicy } from './retry.js';
 import { withCallCache, type CallCacheOptions, type CallCacheStore } from './call-cache.js';
+import { withCallerLimit } from './caller-limit.js';
 import { undici } from './undici-module.js';
 
 export interface ModelRegistry {
@@ -72,7 +73,10 @@ export function createModelRegistry(
           ...(external ? { dispatcher: external() } : {}),
         });
         if (opts.wrap) model = opts.wrap(model);
-        // Outermost, so a cache hit costs no scheduler slot and counts no provider call.
+        // Outside the timing wrapper, so a call's time does not count its wait for the caller's limit.
+        model = withCallerLimit(model);
+        // Outermost, so a cache hit costs no scheduler slot, no place in the caller's limit, and
+        // counts no provider call.
         if (opts.cache) model = withCallCache(model, id, opts.cache.store, opts.cache);
         models.set(id, model);
       }
