@@ -76,6 +76,30 @@ describe('a commit that takes a file while it is written', () => {
     }
   });
 
+  it('gives another node a file of more chunks than it fetches at once, every byte as written', async () => {
+    const nodes = await twoNodes();
+    // 9.5 MiB of every byte value (NULs and bytes that are not UTF-8 included), from a fixed seed:
+    // ten chunks of the store, read back in two fetches.
+    const bytes = Buffer.alloc(9.5 * 1024 * 1024);
+    let x = 2463534242;
+    for (let i = 0; i < bytes.length; i++) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      bytes[i] = x & 0xff;
+    }
+    try {
+      const path = nodes.a.stagingPath('file-many-chunks');
+      writeFileSync(path, bytes);
+      await nodes.a.commit('file-many-chunks');
+      const copy = readFileSync(await nodes.b.localPath('file-many-chunks'));
+      expect(copy.length).toBe(bytes.length);
+      expect(copy.equals(bytes)).toBe(true);
+    } finally {
+      await nodes.close();
+    }
+  });
+
   it('keeps an empty file as a file', async () => {
     const nodes = await twoNodes();
     try {
