@@ -85,7 +85,7 @@ async function call(
     cache: ctx.spec.useCache !== false,
     cacheScope: ctx.ownerId,
     // The job's concurrency bounds its calls to the server, not its cache lookups.
-    underLimit: bound.limiter.run,
+    underLimit: (task) => bound.limiter.run(task),
   });
 }
 

@@ -89,8 +89,7 @@ describe('a commit that takes a file while it is written', () => {
       bytes[i] = x & 0xff;
     }
     try {
-      const path = nodes.a.stagingPath('file-many-chunks');
-      writeFileSync(path, bytes);
+      writeFileSync(nodes.a.stagingPath('file-many-chunks'), bytes);
       await nodes.a.commit('file-many-chunks');
       const copy = readFileSync(await nodes.b.localPath('file-many-chunks'));
       expect(copy.length).toBe(bytes.length);
