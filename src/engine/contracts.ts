@@ -100,6 +100,12 @@ export interface Store {
   /** A filtered page of rows in row order, with inputs, and how many rows match in all. */
   queryRows(jobId: string, query: RowQuery): Promise<{ total: number; rows: RowResult[] }>;
 
+  /**
+   * True when a read is a round trip to a database server (PostgreSQL), false or absent when it is
+   * a call into this process (SQLite). The engine stages rows ahead of their model calls only where
+   * a cache lookup is a round trip (engine.ts, `stagedRows`).
+   */
+  readonly readsAreRoundTrips?: boolean;
   /** The shared call cache (see providers/call-cache.ts); a hit also marks the entry used. */
   getCachedCall(key: string): Promise<CachedCall | undefined>;
   /**

@@ -108,6 +108,7 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
   const changed = async (sql: string, args: unknown[]): Promise<boolean> => ((await pool.query(sql, args)).rowCount ?? 0) > 0;
 
   return {
+    readsAreRoundTrips: true,
     async insertFile(file) {
       await pool.query(
         `INSERT INTO files (id, owner_id, filename, purpose, format, bytes, line_count, columns, state, created_at)
