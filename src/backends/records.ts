@@ -7,7 +7,7 @@
  * A row result keeps the scalar columns queries filter on apart, and its usage, result fields and
  * input as JSON text.
  */
-import type { ApiKeyRecord, FileRecord, JobRecord, JobStatus, RowResult, RowUsage, StatusUpdate } from '../domain/types.js';
+import type { ApiKeyRecord, FileRecord, JobRecord, JobStatus, RowResult, RowUsage, StatusUpdate, StoredRowResult } from '../domain/types.js';
 
 /** A bigint column: a string from PostgreSQL, a number from SQLite; every value assay stores fits a double. */
 type Big = number | string;
@@ -124,6 +124,16 @@ export interface ResultRow {
 export const RESULT_COLUMNS = 'row_index, outcome, label, score, choice, generation_failures, judge_failures, usage, fields';
 
 export function toResult(row: ResultRow): RowResult {
+  const { fieldsJson, ...stored } = toStoredResult(row);
+  return {
+    ...stored,
+    fields: JSON.parse(fieldsJson) as Record<string, unknown>,
+    ...(row.input ? { input: JSON.parse(row.input) as Record<string, unknown> } : {}),
+  };
+}
+
+/** A row result with its fields left as stored, for the result file's pass over every row. */
+export function toStoredResult(row: ResultRow): StoredRowResult {
   return {
     rowIndex: row.row_index,
     outcome: row.outcome as RowResult['outcome'],
@@ -133,7 +143,6 @@ export function toResult(row: ResultRow): RowResult {
     generationFailures: row.generation_failures,
     judgeFailures: row.judge_failures,
     usage: row.usage === null ? {} : (JSON.parse(row.usage) as RowUsage),
-    fields: JSON.parse(row.fields) as Record<string, unknown>,
-    ...(row.input ? { input: JSON.parse(row.input) as Record<string, unknown> } : {}),
+    fieldsJson: row.fields,
   };
 }

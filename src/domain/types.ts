@@ -154,6 +154,12 @@ export interface RowResult {
   fields: Record<string, unknown>;
 }
 
+/**
+ * A stored row result as a job's result file reads it: its fields left as the JSON text they were
+ * stored as, which the file can splice in without parsing (result-file.ts, `storedResultLine`).
+ */
+export type StoredRowResult = Omit<RowResult, 'fields' | 'input'> & { fieldsJson: string };
+
 /** RFC 3339 UTC with microseconds, as Together's API writes timestamps. */
 export function timestamp(date = new Date()): string {
   return date.toISOString().replace('Z', '000Z');

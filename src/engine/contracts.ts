@@ -6,7 +6,7 @@
 import type { Readable } from 'node:stream';
 import type { RowOffset } from '../datasets/offsets.js';
 import type { CachedCall } from '../providers/call-cache.js';
-import type { ApiKeyRecord, FileRecord, JobRecord, JobStatus, RowCounts, RowResult, StatusUpdate } from '../domain/types.js';
+import type { ApiKeyRecord, FileRecord, JobRecord, JobStatus, RowCounts, RowResult, StatusUpdate, StoredRowResult } from '../domain/types.js';
 
 export interface JobListQuery {
   ownerId?: string;
@@ -95,8 +95,8 @@ export interface Store {
   rowCounts(jobId: string): Promise<RowCounts>;
   /** Deletes a job's rows with one of these outcomes, so they run again; returns how many. */
   deleteRows(jobId: string, outcomes: readonly string[]): Promise<number>;
-  /** Row results in row order, read in pages so memory stays flat. */
-  iterateRows(jobId: string): AsyncIterable<RowResult>;
+  /** Row results in row order, their fields as stored JSON, read in pages so memory stays flat. */
+  iterateRows(jobId: string): AsyncIterable<StoredRowResult>;
   /** A filtered page of rows in row order, with inputs, and how many rows match in all. */
   queryRows(jobId: string, query: RowQuery): Promise<{ total: number; rows: RowResult[] }>;
 

@@ -1,13 +1,14 @@
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { JobSpec, RowResult } from '../domain/types.js';
+import { openSqliteStore } from '../backends/embedded/sqlite-store.js';
+import type { JobRecord, JobSpec, RowResult } from '../domain/types.js';
 import { createSummarizer } from '../stats/aggregate.js';
 import type { PendingCommit, Store } from './contracts.js';
-import { openLiveResultFile, resultLine, writeResultFile } from './result-file.js';
+import { openLiveResultFile, resultLine, storedResultLine, writeResultFile } from './result-file.js';
 
 const judge = { model: 'j', source: 'serverless', baseUrl: null, secretRef: null, maxTokens: 1, temperature: 0, numWorkers: null, systemTemplate: '' } as const;
 const spec: JobSpec = { type: 'classify', fileId: 'f', judge, target: { kind: 'column', column: 'r' }, labels: ['good', 'bad'], passLabels: ['good'] };
@@ -50,6 +51,33 @@ describe('a result line', () => {
       }),
       { seed: 20261127, numRuns: 2_000 },
     );
+  });
+
+  it('is the same when made from the fields as stored, spliced in or parsed where a key may be shared', () => {
+    // Columns that fields hold at the top, only deeper down, or not at all; keys that need escaping.
+    const key = fc.oneof(fc.constantFrom('id', 'label', 'feedback', '0', '7', '01', 'a"b', 'a\\b', 'é', '__proto__', ''), fc.string({ maxLength: 6 }));
+    const object = fc.dictionary(key, fc.jsonValue({ maxDepth: 2 }), { maxKeys: 6 });
+    const fields = fc.oneof(object, fc.record({ judge: object, label: fc.string() }));
+    fc.assert(
+      fc.property(object, fields, (data, fields) => {
+        expect(storedResultLine(data, JSON.stringify(fields))).toBe(resultLine(data, { ...result(0), fields }));
+      }),
+      { seed: 20261128, numRuns: 4_000 },
+    );
+    expect(storedResultLine({ q: 1 }, null)).toBe(resultLine({ q: 1 }, null));
+  });
+
+  it('splices the stored fields in when no column is among their keys, and parses them when one is', () => {
+    const parse = vi.spyOn(JSON, 'parse');
+    try {
+      expect(storedResultLine({ q: 'x', n: 1 }, '{"label":"good","feedback":"q: \\"a\\""}')).toBe('{"q":"x","n":1,"label":"good","feedback":"q: \\"a\\""}\n');
+      expect(parse).not.toHaveBeenCalled();
+      // The column `label` is also a field: the field's value wins, in the column's place.
+      expect(storedResultLine({ label: 'old', q: 'x' }, '{"label":"good","feedback":"f"}')).toBe('{"label":"good","q":"x","feedback":"f"}\n');
+      expect(parse).toHaveBeenCalledTimes(1);
+    } finally {
+      parse.mockRestore();
+    }
   });
 });
 
@@ -131,6 +159,60 @@ describe('a result file written as rows finish', () => {
 });
 
 describe('the result file written after a job', () => {
+  it("holds a compare job's stored rows, spliced or merged, with the summary their parsed fields give", async () => {
+    const compare: JobSpec = { type: 'compare', fileId: 'f', judge, a: { kind: 'column', column: 'a' }, b: { kind: 'column', column: 'b' }, positionBiasCorrection: true };
+    const job: JobRecord = {
+      id: 'eval-1',
+      ownerId: 'o',
+      type: 'compare',
+      status: 'running',
+      statusUpdates: [],
+      parameters: {},
+      spec: compare,
+      rowCount: 6,
+      results: null,
+      cancelRequested: false,
+      createdAt: '2026-01-01T00:00:00.000000Z',
+      updatedAt: '2026-01-01T00:00:00.000000Z',
+    };
+    const choices = ['A', 'B', 'Tie', 'A', 'A'] as const;
+    const stored = choices.map((choice, i): RowResult => {
+      const agree = choice !== 'Tie';
+      return {
+        rowIndex: i,
+        outcome: 'ok',
+        label: null,
+        score: null,
+        choice,
+        generationFailures: 0,
+        judgeFailures: 0,
+        usage: { judge: { prompt: 20, completion: 3 } },
+        fields: { choice, choice_original: agree ? choice : 'A', choice_flipped: agree ? choice : 'B', passes_agree: agree, feedback: `"q": ${i}` },
+      };
+    });
+    // Row 3 has a column that is also one of its fields (the field wins); row 5 was never judged.
+    const rows = [0, 1, 2, 3, 4, 5].map((i) => (i === 3 ? { q: i, a: 'x', b: 'y', choice: 'mine' } : { q: i, a: 'x', b: 'y' }));
+    const datasetPath = join(dir, 'data.jsonl');
+    writeFileSync(datasetPath, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    const store = openSqliteStore(join(dir, 'assay.db'));
+    try {
+      await store.insertJob(job, {});
+      await store.saveRows(job.id, stored);
+      const dest = join(dir, 'result.jsonl');
+      const info = await writeResultFile({ store, jobId: job.id, spec: compare, datasetPath, datasetFormat: 'jsonl', destPath: dest, summary: OPTS });
+
+      const expected = rows.map((r, i) => resultLine(r, stored[i] ?? null)).join('');
+      expect(readFileSync(dest, 'utf8')).toBe(expected);
+      expect(JSON.parse(expected.split('\n')[3]!)).toMatchObject({ q: 3, choice: 'A' });
+      const summarizer = createSummarizer(compare, OPTS);
+      for (const r of stored) summarizer.add(r);
+      expect(info.summary).toEqual(summarizer.finish());
+      expect(info.summary.results).toMatchObject({ A_wins: 3, B_wins: 1, Ties: 1, flip_rate: 0.2 });
+    } finally {
+      await store.close();
+    }
+  });
+
   it('gives up the pending commit it was handed whatever fails, even before it reads a row', async () => {
     const commit: PendingCommit = { add: vi.fn(async () => {}), finish: vi.fn(async () => {}), abort: vi.fn(async () => {}) };
     // A spec the summary cannot be made for: the first thing the pass does fails.

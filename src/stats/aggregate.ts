@@ -32,6 +32,14 @@ function modelsOf(spec: JobSpec): Partial<Record<UsageRole, string>> {
   return models;
 }
 
+/**
+ * What a summary counts of a row: a RowResult will do. Its fields are needed only by a compare
+ * job's summary (`readsFields`), so a pass over stored rows parses them for that alone.
+ */
+export type SummarizedRow = Pick<RowResult, 'outcome' | 'label' | 'score' | 'choice' | 'generationFailures' | 'judgeFailures' | 'usage'> & {
+  fields?: RowResult['fields'];
+};
+
 export function createSummarizer(spec: JobSpec, opts: SummaryOptions) {
   const usage = createUsageCounter(modelsOf(spec), opts.prices ?? {});
   let total = 0;
@@ -74,14 +82,19 @@ export function createSummarizer(spec: JobSpec, opts: SummaryOptions) {
   }
 
   return {
-    add(row: RowResult): void {
+    /** True when `add` needs each row's fields (a compare job's). */
+    readsFields: spec.type === 'compare',
+    add(row: SummarizedRow): void {
       total++;
       usage.add(row.usage);
       generationFails += row.generationFailures;
       judgeFails += row.judgeFailures;
       if (row.outcome === 'generation_failed' || row.outcome === 'judge_failed') failed++;
       if (row.outcome === 'invalid') invalid++;
-      if (spec.type === 'compare') countPasses(row.fields);
+      if (spec.type === 'compare') {
+        if (!row.fields) throw new Error("a compare job's summary reads each row's fields; a row came without them");
+        countPasses(row.fields);
+      }
       if (row.outcome !== 'ok') return;
       valid++;
       if (spec.type === 'classify' && row.label !== null) {

@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RowQuery, Store } from '../../src/engine/contracts.js';
-import type { FileRecord, JobRecord, RowResult } from '../../src/domain/types.js';
+import type { FileRecord, JobRecord, RowResult, StoredRowResult } from '../../src/domain/types.js';
 
 const judge = { model: 'j', source: 'serverless', baseUrl: null, secretRef: null, maxTokens: 1, temperature: 0, numWorkers: null, systemTemplate: '' } as const;
 
@@ -165,10 +165,11 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
       await s.saveRows('eval-2', [rowResult(0)]);
       expect(await s.countRows('eval-1')).toBe(3);
       expect([...(await s.doneRowIndexes('eval-1', 1, 3))].sort()).toEqual([1, 2]);
-      const rows: RowResult[] = [];
+      const rows: StoredRowResult[] = [];
       for await (const r of s.iterateRows('eval-1')) rows.push(r);
       expect(rows.map((r) => [r.rowIndex, r.label])).toEqual([[0, 'a'], [1, 'a'], [2, 'b']]);
-      expect(rows[2]?.fields).toEqual({ label: 'b' });
+      // As stored: the result file splices this text in as it is.
+      expect(rows[2]?.fieldsJson).toBe('{"label":"b"}');
     });
 
     it('counts done and failed rows, and deletes rows by outcome', async () => {

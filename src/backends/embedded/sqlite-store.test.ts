@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { describeStoreContract, jobRecord } from '../../../test/contract/store-contract.js';
 import Database from 'better-sqlite3';
-import type { RowResult } from '../../domain/types.js';
+import type { RowResult, StoredRowResult } from '../../domain/types.js';
 import { MIGRATIONS, cacheKeyNumber, openSqliteStore } from './sqlite-store.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'assay-sqlite-'));
@@ -102,14 +102,14 @@ describe('row results in a table with rowids', () => {
     // A retry of the failed row replaces it, a new row is added, and the counters follow.
     await store.saveRows('eval-1', [judged(1), judged(2)]);
     expect(await store.rowCounts('eval-1')).toEqual({ done: 3, failed: 0 });
-    const rows: RowResult[] = [];
+    const rows: StoredRowResult[] = [];
     for await (const row of store.iterateRows('eval-1')) rows.push(row);
     expect(rows.map((r) => [r.rowIndex, r.outcome, r.label])).toEqual([
       [0, 'ok', 'correct'],
       [1, 'ok', 'correct'],
       [2, 'ok', 'correct'],
     ]);
-    expect(rows[0]!.fields).toEqual(judged(0).fields);
+    expect(rows[0]!.fieldsJson).toBe(JSON.stringify(judged(0).fields));
     expect(await store.doneRowIndexes('eval-1', 0, 4)).toEqual(new Set([0, 1, 2]));
     await expect(store.saveRows('eval-1', [judged(2)])).resolves.toBeUndefined();
     expect(await store.rowCounts('eval-1')).toEqual({ done: 3, failed: 0 });

@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import type { JobListQuery, Store } from '../../engine/contracts.js';
 import { sha256Hex, type CachedCall } from '../../providers/call-cache.js';
 import type { JobStatus, RowCounts, RowResult, StatusUpdate } from '../../domain/types.js';
-import { RESULT_COLUMNS, toFile, toJob, toKey, toResult, transitioned, type FileRow, type JobRow, type KeyRow, type ResultRow } from '../records.js';
+import { RESULT_COLUMNS, toFile, toJob, toKey, toResult, toStoredResult, transitioned, type FileRow, type JobRow, type KeyRow, type ResultRow } from '../records.js';
 import { TERMINAL_STATUSES } from '../../domain/types.js';
 import { CACHE_WRITE_DELAY_MS, cacheWriteBatchLimit, createCacheWriteFailures } from '../cache-writes.js';
 
@@ -545,7 +545,7 @@ function storeOn(db: Database.Database): Store {
       let after = -1;
       for (;;) {
         const page = q.pageRows.all(jobId, after) as ResultRow[];
-        for (const row of page) yield toResult(row);
+        for (const row of page) yield toStoredResult(row);
         if (page.length < PAGE) return;
         after = page[page.length - 1]!.row_index;
       }

@@ -5,7 +5,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getTestDatabase, type TestDatabase } from '../../../test/support/postgres.js';
-import type { JobSpec, RowResult } from '../../domain/types.js';
+import type { JobSpec, StoredRowResult } from '../../domain/types.js';
 import type { Store } from '../../engine/contracts.js';
 import { writeResultFile } from '../../engine/result-file.js';
 import { openPostgresBlobStore } from './pg-blob-store.js';
@@ -170,7 +170,7 @@ describe('a result file committed while the pass over its rows writes it', () =>
     passLabels: ['good'],
   };
   const ROWS = 3000;
-  const result = (i: number): RowResult => ({
+  const result = (i: number): StoredRowResult => ({
     rowIndex: i,
     outcome: 'ok',
     label: 'good',
@@ -179,7 +179,7 @@ describe('a result file committed while the pass over its rows writes it', () =>
     generationFailures: 0,
     judgeFailures: 0,
     usage: {},
-    fields: { evaluation_successful: true, label: 'good', feedback: `row ${i} ${'is fine '.repeat(120)}` },
+    fieldsJson: JSON.stringify({ evaluation_successful: true, label: 'good', feedback: `row ${i} ${'is fine '.repeat(120)}` }),
   });
   /** The stored rows, as a store reads them back; with `failAt`, the read fails there, as a lost database would. */
   const rowsOf = (failAt?: number) =>

@@ -5,7 +5,7 @@
 import type pg from 'pg';
 import type { RowQuery, Store } from '../../engine/contracts.js';
 import type { RowCounts, RowResult } from '../../domain/types.js';
-import { RESULT_COLUMNS, toResult, type ResultRow } from '../records.js';
+import { RESULT_COLUMNS, toResult, toStoredResult, type ResultRow } from '../records.js';
 import { inTransaction } from './pg-sql.js';
 
 type RowMethods = Pick<Store, 'saveRows' | 'doneRowIndexes' | 'countRows' | 'rowCounts' | 'deleteRows' | 'iterateRows' | 'queryRows'>;
@@ -107,7 +107,7 @@ export function rowMethods(pool: pg.Pool): RowMethods {
           `SELECT ${RESULT_COLUMNS} FROM rows WHERE job_id = $1 AND row_index > $2 ORDER BY row_index LIMIT ${PAGE}`,
           [jobId, after],
         );
-        for (const row of rows) yield toResult(row);
+        for (const row of rows) yield toStoredResult(row);
         if (rows.length < PAGE) return;
         after = rows[rows.length - 1]!.row_index;
       }
