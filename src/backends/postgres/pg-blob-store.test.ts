@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { getTestDatabase, type TestDatabase } from '../../../test/support/postgres.js';
 import type { JobSpec, StoredRowResult } from '../../domain/types.js';
 import type { Store } from '../../engine/contracts.js';
@@ -50,6 +50,8 @@ describe('a commit that takes a file while it is written', () => {
       a: a!,
       b: b!,
       url,
+      pools,
+      dirs,
       async close() {
         await Promise.all(pools.map((p) => p.end()));
         for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
@@ -94,6 +96,47 @@ describe('a commit that takes a file while it is written', () => {
       const copy = readFileSync(await nodes.b.localPath('file-many-chunks'));
       expect(copy.length).toBe(bytes.length);
       expect(copy.equals(bytes)).toBe(true);
+    } finally {
+      await nodes.close();
+    }
+  });
+
+  it('streams a file another node has not cached straight from the database, leaving no copy behind', async () => {
+    const nodes = await twoNodes();
+    try {
+      writeFileSync(nodes.a.stagingPath('file-streamed'), Buffer.concat(pieces));
+      await nodes.a.commit('file-streamed');
+      const read: Buffer[] = [];
+      for await (const piece of await nodes.b.openRead('file-streamed')) read.push(piece as Buffer);
+      expect(Buffer.concat(read).equals(Buffer.concat(pieces))).toBe(true);
+      // Handed over in the store's chunks as they came, not as one copy of the file.
+      expect(read.length).toBe(3);
+      expect(readdirSync(nodes.dirs[1]!)).toEqual([]);
+      // The node that wrote it reads its own copy.
+      const own: Buffer[] = [];
+      for await (const piece of await nodes.a.openRead('file-streamed')) own.push(piece as Buffer);
+      expect(Buffer.concat(own).equals(Buffer.concat(pieces))).toBe(true);
+      await expect(nodes.b.openRead('file-never-stored')).rejects.toThrow(/file file-never-stored has no stored contents/);
+    } finally {
+      await nodes.close();
+    }
+  });
+
+  it('copies a file once for readers on one node that ask for it at the same time', async () => {
+    const nodes = await twoNodes();
+    try {
+      writeFileSync(nodes.a.stagingPath('file-shared'), Buffer.concat(pieces));
+      await nodes.a.commit('file-shared');
+      const query = vi.spyOn(nodes.pools[1]!, 'query');
+      const paths = await Promise.all([nodes.b.localPath('file-shared'), nodes.b.localPath('file-shared'), nodes.b.localPath('file-shared')]);
+      expect(new Set(paths).size).toBe(1);
+      expect(readFileSync(paths[0]!).equals(Buffer.concat(pieces))).toBe(true);
+      const fetches = query.mock.calls.filter(([sql]) => String(sql).includes('encode(data'));
+      expect(fetches).toHaveLength(1);
+      // Once copied, the cache answers without the database.
+      query.mockClear();
+      expect(await nodes.b.localPath('file-shared')).toBe(paths[0]);
+      expect(query).not.toHaveBeenCalled();
     } finally {
       await nodes.close();
     }

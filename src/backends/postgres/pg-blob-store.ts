@@ -63,11 +63,28 @@ export async function openPostgresBlobStore(pool: pg.Pool, cacheDir: string): Pr
     }
   }
 
+  /** Fails, naming the file, unless its contents were committed. */
+  async function mustBeStored(fileId: string): Promise<void> {
+    const exists = await pool.query('SELECT 1 FROM file_chunks WHERE file_id = $1 LIMIT 1', [fileId]);
+    if (exists.rowCount === 0) throw new Error(`file ${fileId} has no stored contents`);
+  }
+
+  /** Copies into the local cache under way, by file: readers that ask at once share one copy. */
+  const downloads = new Map<string, Promise<string>>();
+
   async function localPath(fileId: string): Promise<string> {
     const target = cachePath(fileId);
     if (fs.existsSync(target)) return target;
-    const exists = await pool.query('SELECT 1 FROM file_chunks WHERE file_id = $1 LIMIT 1', [fileId]);
-    if (exists.rowCount === 0) throw new Error(`file ${fileId} has no stored contents`);
+    let download = downloads.get(fileId);
+    if (!download) {
+      download = copyToCache(fileId, target).finally(() => downloads.delete(fileId));
+      downloads.set(fileId, download);
+    }
+    return download;
+  }
+
+  async function copyToCache(fileId: string, target: string): Promise<string> {
+    await mustBeStored(fileId);
     const tmp = `${target}.${process.pid}.${Date.now()}.download`;
     try {
       await pipeline(Readable.from(chunks(fileId)), fs.createWriteStream(tmp));
@@ -200,8 +217,17 @@ export async function openPostgresBlobStore(pool: pg.Pool, cacheDir: string): Pr
     },
     openCommit,
     localPath,
+    /**
+     * A file this node has cached is read from its cache. One it has not is streamed from the
+     * database as it is fetched, without being cached: a download of a large result file from an
+     * API node that did not write it starts with the first chunk instead of after a copy of the
+     * whole file, and API nodes do not fill their disks with files downloaded once.
+     */
     async openRead(fileId) {
-      return fs.createReadStream(await localPath(fileId));
+      const target = cachePath(fileId);
+      if (fs.existsSync(target)) return fs.createReadStream(target);
+      await mustBeStored(fileId);
+      return Readable.from(chunks(fileId), { objectMode: false });
     },
     async size(fileId) {
       const res = await pool.query<{ n: string | null }>('SELECT SUM(length(data)) AS n FROM file_chunks WHERE file_id = $1', [fileId]);
