@@ -313,11 +313,11 @@ async function runScenario(s: Scenario): Promise<RunOutcome> {
       env['ASSAY_DATABASE_URL'] = await db.createDatabase();
     }
     const spawned = performance.now();
-    server = await startProcess('dist/cli/main.js', s.distributed ? ['serve', '--no-workers'] : ['serve'], env, /listening on (http:\/\/\S+?)[\s)]/, {
+    server = await startProcess('dist/bundle/main.js', s.distributed ? ['serve', '--no-workers'] : ['serve'], env, /listening on (http:\/\/\S+?)[\s)]/, {
       nodeArgs: serverNodeArgs,
     });
     if (s.distributed) {
-      worker = await startProcess('dist/cli/main.js', ['worker'], { ...env, ASSAY_DATA_DIR: path.join(dir, 'worker') }, /worker listening on (http:\/\/\S+?)[\s)]/, {
+      worker = await startProcess('dist/bundle/main.js', ['worker'], { ...env, ASSAY_DATA_DIR: path.join(dir, 'worker') }, /worker listening on (http:\/\/\S+?)[\s)]/, {
         nodeArgs: serverNodeArgs,
       });
     }

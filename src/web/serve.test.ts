@@ -89,10 +89,21 @@ describe('resolveAsset', () => {
 
 describe('locateWebAssets', () => {
   it('uses the compiled client beside the module, or the one under dist/ when running from source', async () => {
-    const built = join(root, 'dist-like');
+    const built = join(root, 'dist-like', 'web');
     await mkdir(join(built, 'client'), { recursive: true });
+    await mkdir(join(built, 'static'), { recursive: true });
     await writeFile(join(built, 'client', 'main.js'), '');
     expect(locateWebAssets(built)).toEqual({ staticDir: join(built, 'static'), clientDir: join(built, 'client') });
     expect(locateWebAssets('/repo/src/web').clientDir).toBe('/repo/dist/web/client');
+  });
+
+  it('uses the assets in dist/web when the module is the bundled command in dist/bundle', async () => {
+    const bundle = join(root, 'dist-with-bundle', 'bundle');
+    const web = join(root, 'dist-with-bundle', 'web');
+    await mkdir(bundle, { recursive: true });
+    await mkdir(join(web, 'static'), { recursive: true });
+    await mkdir(join(web, 'client'), { recursive: true });
+    await writeFile(join(web, 'client', 'main.js'), '');
+    expect(locateWebAssets(bundle)).toEqual({ staticDir: join(web, 'static'), clientDir: join(web, 'client') });
   });
 });

@@ -4,8 +4,9 @@
  * `GET /docs` the API reference (`static/docs.html` with the compiled `client/docs.js`).
  *
  * Assets are looked up beside this module: `dist/web/static` and `dist/web/client` after
- * `npm run build`. When the server runs from source (tests), the static folder is the source one
- * and the client is the compiled one under `dist/`.
+ * `npm run build`. The bundled command (`dist/bundle`) has no assets beside it and uses those in
+ * `dist/web`. When the server runs from source (tests), the static folder is the source one and
+ * the client is the compiled one under `dist/`.
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -22,12 +23,13 @@ export interface WebAssets {
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
-/** Where the UI's files are, for a server running from `dist/` or from `src/`. */
+/** Where the UI's files are, for a server running from `dist/web`, `dist/bundle` or `src/web`. */
 export function locateWebAssets(here = HERE): WebAssets {
-  const built = join(here, 'client');
+  const base = existsSync(join(here, 'static')) ? here : resolve(here, '..', 'web');
+  const built = join(base, 'client');
   return {
-    staticDir: join(here, 'static'),
-    clientDir: existsSync(join(built, 'main.js')) ? built : resolve(here, '..', '..', 'dist', 'web', 'client'),
+    staticDir: join(base, 'static'),
+    clientDir: existsSync(join(built, 'main.js')) ? built : resolve(base, '..', '..', 'dist', 'web', 'client'),
   };
 }
 

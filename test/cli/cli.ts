@@ -1,5 +1,5 @@
 /**
- * Runs the real `assay` binary (`node dist/cli/main.js …`) as a child process, with an
+ * Runs the real `assay` binary (`node dist/bundle/main.js …`) as a child process, with an
  * environment cleared of ASSAY_* and TOGETHER_* settings so the host's cannot leak in.
  */
 import { spawn, type ChildProcess } from 'node:child_process';

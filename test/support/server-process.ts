@@ -1,5 +1,5 @@
 /**
- * Runs the real assay server (`dist/cli/main.js serve`) as a child process for end-to-end tests,
+ * Runs the real assay server (`dist/bundle/main.js serve`, the bundled `assay` command users run) as a child process for end-to-end tests,
  * and a bounded polling helper for waiting on state instead of sleeping.
  *
  * The test script builds `dist/` before tests run; the server is started with an ephemeral port
@@ -24,7 +24,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const CLI_ENTRY = join(REPO_ROOT, 'dist', 'cli', 'main.js');
+export const CLI_ENTRY = join(REPO_ROOT, 'dist', 'bundle', 'main.js');
 
 const READY_TIMEOUT_MS = 15_000;
 const STOP_TIMEOUT_MS = 10_000;
@@ -72,7 +72,7 @@ export interface StartServerOptions {
   readyTimeoutMs?: number;
   /** How long `stop()` waits before escalating to SIGKILL; 10 s by default. */
   stopTimeoutMs?: number;
-  /** Script to run instead of `dist/cli/main.js` (tests of this harness use a stand-in). */
+  /** Script to run instead of `dist/bundle/main.js` (tests of this harness use a stand-in). */
   entry?: string;
 }
 
@@ -117,7 +117,7 @@ function reachableOrigin(printed: string): string {
   return url.origin;
 }
 
-/** Starts `node dist/cli/main.js serve` and resolves once it prints its ready line. */
+/** Starts `node dist/bundle/main.js serve` and resolves once it prints its ready line. */
 export async function startServer(opts: StartServerOptions = {}): Promise<ServerProcess> {
   const entry = opts.entry ?? CLI_ENTRY;
   if (!existsSync(entry)) {
