@@ -23,7 +23,7 @@ import { Pool } from 'undici';
 import { promisify } from 'node:util';
 import type { ApiLoadResult } from './api-load.js';
 import { bareLoop, judgeCallBody, type BareLoopOptions, type BareLoopResult } from './bare-loop.js';
-import { OTHER_CPU_WARNING_SHARE, otherShare, readCpu } from './other-cpu.js';
+import { OTHER_CPU_WARNING_SHARE, cpuShares, readCpu } from './other-cpu.js';
 import { peakRssMb, startProcess, type Proc } from './processes.js';
 import { checkTargets, formatChecks, type JobFigures } from './targets.js';
 import type { CallTimingSummary } from '../src/testing/call-timing.js';
@@ -80,8 +80,8 @@ interface JobOutcome {
   cpu: { serverUs: number; busiestThreadUs: number } | null;
   /** The job's calls as the fake judge saw them: held by the judge, and the client's turnaround. */
   timing: CallTimingSummary | null;
-  /** The share of the cores other processes used during the job (other-cpu.ts); null without /proc. */
-  otherCpu: number | null;
+  /** The shares of the cores other processes and steal took during the job (other-cpu.ts); null without /proc. */
+  otherCpu: { other: number; steal: number } | null;
 }
 
 interface RunOutcome {
@@ -252,7 +252,7 @@ async function runJob(s: Scenario, base: string, fileId: string, judgeModel: str
   if (api && api.failures > 0) throw new Error(`${s.name}: ${api.failures} API requests failed under load`);
   const cpu = cpuPerRow(cpuBefore, threadCpuNs(serverPid), s.rows);
   const machineAfter = readCpu();
-  const otherCpu = machineBefore && machineAfter ? otherShare(machineBefore, machineAfter, (performance.now() - jobStarted) / 1000) : null;
+  const otherCpu = machineBefore && machineAfter ? cpuShares(machineBefore, machineAfter, (performance.now() - jobStarted) / 1000) : null;
   return { wallS: (Date.parse(state.updated_at) - Date.parse(state.created_at)) / 1000, api, cpu, timing: await readTiming(fakeUrl, s.concurrency), otherCpu };
 }
 
@@ -280,7 +280,7 @@ async function runBare(s: Scenario): Promise<RunOutcome> {
     const wholeS = s.freshProcess ? (performance.now() - spawned) / 1000 : Number.NaN;
     if (result.calls < s.rows) throw new Error(`${s.name}: did not finish in ${s.limitSeconds} s`);
     const machineAfter = readCpu();
-    const otherCpu = machineBefore && machineAfter ? otherShare(machineBefore, machineAfter, result.wallS) : null;
+    const otherCpu = machineBefore && machineAfter ? cpuShares(machineBefore, machineAfter, result.wallS) : null;
     const timing = await readTiming(fake.url, s.concurrency);
     return { first: { wallS: result.wallS, api: null, cpu: null, timing, otherCpu }, warm: null, peakMb: Number.NaN, startupMs: Number.NaN, wholeS };
   } finally {
@@ -432,18 +432,24 @@ function table(rows: Row[]): string {
 }
 
 /**
- * What other processes took of the cores during the jobs: the largest share, and every job that
- * left them OTHER_CPU_WARNING_SHARE or more, whose figures are then not this machine's alone.
+ * What other processes and the host (steal) took of the cores during the jobs: the largest shares,
+ * and every job that left either OTHER_CPU_WARNING_SHARE or more, whose figures are then not this
+ * machine's alone.
  */
 function otherCpuReport(rows: Row[]): string {
-  const measured = rows.flatMap((r) => r.jobs.map((j) => ({ r, j }))).filter(({ j }) => j.otherCpu !== null);
+  const measured = rows.flatMap((r) => r.jobs.flatMap((j) => (j.otherCpu === null ? [] : [{ r, j, shares: j.otherCpu }])));
   if (measured.length === 0) return 'Other processes\' CPU during the jobs: not measured (no /proc).';
   const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
-  const largest = Math.max(...measured.map(({ j }) => j.otherCpu!));
-  const disturbed = measured.filter(({ j }) => j.otherCpu! >= OTHER_CPU_WARNING_SHARE);
-  const lines = [`Other processes' CPU during the jobs: at most ${pct(largest)} of the cores.`];
-  for (const { r, j } of disturbed) {
-    lines.push(`⚠ ${r.scenario.name}, the ${r.job} job of ${j.wallS.toFixed(2)} s: other processes used ${pct(j.otherCpu!)} of the cores; its figures are not this machine's alone.`);
+  const largest = (key: 'other' | 'steal'): number => Math.max(...measured.map(({ shares }) => shares[key]));
+  const lines = [
+    `Other processes' CPU during the jobs: at most ${pct(largest('other'))} of the cores; steal (the host running other guests on these vCPUs): at most ${pct(largest('steal'))}.`,
+  ];
+  for (const { r, j, shares } of measured) {
+    const takers = [
+      shares.other >= OTHER_CPU_WARNING_SHARE ? `other processes used ${pct(shares.other)} of the cores` : null,
+      shares.steal >= OTHER_CPU_WARNING_SHARE ? `the host stole ${pct(shares.steal)}` : null,
+    ].filter((x) => x !== null);
+    if (takers.length > 0) lines.push(`⚠ ${r.scenario.name}, the ${r.job} job of ${j.wallS.toFixed(2)} s: ${takers.join(', ')}; its figures are not this machine's alone.`);
   }
   return lines.join('\n');
 }

@@ -3,13 +3,13 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { busyTicks, otherShare, processTicks, readCpu } from './other-cpu.js';
+import { cpuShares, machineTicks, processTicks, readCpu } from './other-cpu.js';
 
 describe('reading /proc for the CPU other processes used', () => {
-  it('counts the busy columns of /proc/stat, not idle or iowait', () => {
+  it('counts the busy columns of /proc/stat, not idle or iowait, and steal apart', () => {
     // user nice system idle iowait irq softirq steal guest guest_nice
-    expect(busyTicks('cpu  100 20 30 5000 70 4 6 1 9 0\ncpu0 50 10 15 2500 35 2 3 0 0 0\n')).toBe(161);
-    expect(() => busyTicks('intr 1 2 3\n')).toThrow(/unexpected \/proc\/stat/);
+    expect(machineTicks('cpu  100 20 30 5000 70 4 6 8 9 0\ncpu0 50 10 15 2500 35 2 3 0 0 0\n')).toEqual({ busy: 160, steal: 8 });
+    expect(() => machineTicks('intr 1 2 3\n')).toThrow(/unexpected \/proc\/stat/);
   });
 
   it("reads a process's parent and ticks, its waited-for children's included, whatever its name", () => {
@@ -18,10 +18,12 @@ describe('reading /proc for the CPU other processes used', () => {
     expect(processTicks(stat)).toEqual({ ppid: 17, ticks: 300 });
   });
 
-  it('puts the share of the cores others used between two readings', () => {
-    expect(otherShare({ busyTicks: 1000, ownTicks: 400 }, { busyTicks: 1300, ownTicks: 600 }, 1, 2)).toBeCloseTo(0.5);
+  it('puts the shares of the cores others and steal took between two readings', () => {
+    const shares = cpuShares({ busyTicks: 1000, stealTicks: 50, ownTicks: 400 }, { busyTicks: 1300, stealTicks: 90, ownTicks: 600 }, 1, 2);
+    expect(shares.other).toBeCloseTo(0.5);
+    expect(shares.steal).toBeCloseTo(0.2);
     // Never below zero, whatever the rounding of ticks.
-    expect(otherShare({ busyTicks: 1000, ownTicks: 400 }, { busyTicks: 1010, ownTicks: 430 }, 1, 2)).toBe(0);
+    expect(cpuShares({ busyTicks: 1000, stealTicks: 0, ownTicks: 400 }, { busyTicks: 1010, stealTicks: 0, ownTicks: 430 }, 1, 2).other).toBe(0);
   });
 
   /**

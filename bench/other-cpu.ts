@@ -9,27 +9,32 @@
  * server and worker, the API client, PostgreSQL), found by their parent ids. A process of the tree
  * that has exited and been waited for has its CPU in its parent's `cutime`/`cstime`, so those are
  * counted too. Work the kernel does outside any process (interrupts, for one) counts as elsewhere.
+ *
+ * Steal time (the hypervisor running another guest on this machine's virtual CPU) is read apart:
+ * on some hosts it is where a slow run's time went, with no process here to blame. The AMD EPYC
+ * host of earlier measurements reported none; the Intel Xeon host reports it.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 
-/** Clock ticks of CPU time: the machine's busy time, and this process tree's. */
+/** Clock ticks of CPU time: the machine's busy time (steal excluded), its steal time, and this process tree's. */
 export interface CpuReading {
   busyTicks: number;
+  stealTicks: number;
   ownTicks: number;
 }
 
-/** A job that left this share of the cores (or more) to other processes is named under the table. */
+/** A job that left this share of the cores (or more) to other processes or to steal is named under the table. */
 export const OTHER_CPU_WARNING_SHARE = 0.05;
 
-/** The busy ticks of all CPUs together, from the first line of `/proc/stat`. */
-export function busyTicks(procStat: string): number {
+/** The busy ticks (steal excluded) and steal ticks of all CPUs together, from the first line of `/proc/stat`. */
+export function machineTicks(procStat: string): { busy: number; steal: number } {
   const line = procStat.split('\n', 1)[0] ?? '';
   const fields = line.trim().split(/\s+/);
   if (fields[0] !== 'cpu') throw new Error(`unexpected /proc/stat: ${line}`);
   // user nice system idle iowait irq softirq steal (guest time is already part of user).
   const [user, nice, system, , , irq, softirq, steal] = fields.slice(1).map(Number);
-  return [user, nice, system, irq, softirq, steal].reduce<number>((sum, x) => sum + (x ?? 0), 0);
+  return { busy: [user, nice, system, irq, softirq].reduce<number>((sum, x) => sum + (x ?? 0), 0), steal: steal ?? 0 };
 }
 
 /** A process's parent and its CPU ticks, its waited-for children's included, from `/proc/<pid>/stat`. */
@@ -43,9 +48,9 @@ export function processTicks(stat: string): { ppid: number; ticks: number } {
 
 /** Reads the machine's busy ticks and those of the process tree under `root`; null without `/proc`. */
 export function readCpu(root: number = process.pid, procDir = '/proc'): CpuReading | null {
-  let busy: number;
+  let machine: { busy: number; steal: number };
   try {
-    busy = busyTicks(readFileSync(`${procDir}/stat`, 'utf8'));
+    machine = machineTicks(readFileSync(`${procDir}/stat`, 'utf8'));
   } catch {
     return null;
   }
@@ -68,13 +73,16 @@ export function readCpu(root: number = process.pid, procDir = '/proc'): CpuReadi
     own += processes.get(pid)?.ticks ?? 0;
     todo.push(...(children.get(pid) ?? []));
   }
-  return { busyTicks: busy, ownTicks: own };
+  return { busyTicks: machine.busy, stealTicks: machine.steal, ownTicks: own };
 }
 
-/** The share of all cores' time between two readings that went to processes outside the tree. */
-export function otherShare(before: CpuReading, after: CpuReading, wallS: number, cores: number = os.cpus().length): number {
-  if (wallS <= 0) return 0;
+/** The shares of all cores' time between two readings that went to processes outside the tree and to steal. */
+export function cpuShares(before: CpuReading, after: CpuReading, wallS: number, cores: number = os.cpus().length): { other: number; steal: number } {
+  if (wallS <= 0) return { other: 0, steal: 0 };
   const ticksPerS = 100; // USER_HZ, 100 on Linux
-  const other = after.busyTicks - before.busyTicks - (after.ownTicks - before.ownTicks);
-  return Math.max(0, other / ticksPerS / (wallS * cores));
+  const share = (ticks: number): number => Math.max(0, ticks / ticksPerS / (wallS * cores));
+  return {
+    other: share(after.busyTicks - before.busyTicks - (after.ownTicks - before.ownTicks)),
+    steal: share(after.stealTicks - before.stealTicks),
+  };
 }
