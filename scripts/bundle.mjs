@@ -12,7 +12,7 @@
 // - the entry points a module starts by file name (the engine thread, the checkpointer) are
 //   entries here too, with their own names, in the same folder as the code that starts them;
 // - the web UI's assets stay in dist/web (`locateWebAssets` looks there from dist/bundle).
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
@@ -20,7 +20,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const outdir = `${root}dist/bundle`;
 rmSync(outdir, { recursive: true, force: true });
 
-await build({
+const result = await build({
   absWorkingDir: root,
   entryPoints: ['dist/cli/main.js', 'dist/runtime/engine-thread-entry.js', 'dist/backends/embedded/checkpointer-main.js'],
   outdir,
@@ -38,4 +38,13 @@ await build({
   banner: { js: "import { createRequire as __assayCreateRequire } from 'node:module'; const require = __assayCreateRequire(import.meta.url);" },
   legalComments: 'linked',
   logLevel: 'warning',
+  metafile: true,
 });
+
+// Which modules each output file holds, for the tests that check which ones a command loads
+// (test/cli/bundle.test.ts): { "main.js": ["dist/cli/main.js", ...], "chunk-….js": [...] }.
+const contents = {};
+for (const [file, output] of Object.entries(result.metafile.outputs)) {
+  if (file.endsWith('.js')) contents[file.slice('dist/bundle/'.length)] = Object.keys(output.inputs);
+}
+writeFileSync(`${outdir}/modules.json`, `${JSON.stringify(contents)}\n`);
