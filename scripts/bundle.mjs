@@ -37,6 +37,10 @@ const result = await build({
   // The CommonJS packages inside an ES module bundle call `require` for Node's built-ins.
   banner: { js: "import { createRequire as __assayCreateRequire } from 'node:module'; const require = __assayCreateRequire(import.meta.url);" },
   legalComments: 'linked',
+  // Stack traces name bundle files; `node --enable-source-maps` maps them back to dist/'s modules
+  // (Node reads the maps only with that flag, so a start costs nothing more).
+  sourcemap: 'linked',
+  sourcesContent: false,
   logLevel: 'warning',
   metafile: true,
 });
