@@ -65,7 +65,12 @@ describe('OpenAI-compatible chat model: retries and scheduling', () => {
     const ratio = stats.total / 400;
     console.log(`400 calls: ${stats.total} attempts (ratio ${ratio.toFixed(3)}), ${stats.rateLimited} answered 429, ` +
       `${stats.errors} 500s, ${stats.malformed} malformed; limit ${state.limit}`);
-    expect(ratio).toBeLessThanOrEqual(1.3);
+    // Faults: the fake's seeded stream puts 20% of them in the attempts that reach it, 1.25
+    // attempts a call (1.23–1.25 seen). 429s: how soon the limiter finds the cap of 8 depends on
+    // timing, 5–12 on an idle machine and 25 once under CI's load (which took the ratio of all
+    // attempts, once bounded at 1.3, to 1.302); a limiter that did not learn would draw hundreds.
+    expect((stats.total - stats.rateLimited) / 400).toBeLessThanOrEqual(1.3);
+    expect(stats.rateLimited).toBeLessThanOrEqual(40);
     expect(state).toMatchObject({ inFlight: 0, queued: 0, totalCalls: stats.total, rateLimited429s: stats.rateLimited });
     expect(results.reduce((n, r) => n + r.attempts, 0)).toBe(stats.total);
   });
