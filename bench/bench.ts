@@ -81,7 +81,7 @@ interface JobOutcome {
   /** The job's calls as the fake judge saw them: held by the judge, and the client's turnaround. */
   timing: CallTimingSummary | null;
   /** The shares of the cores other processes and steal took during the job (other-cpu.ts); null without /proc. */
-  otherCpu: { other: number; steal: number } | null;
+  cpuTaken: { other: number; steal: number } | null;
 }
 
 interface RunOutcome {
@@ -96,6 +96,8 @@ interface RunOutcome {
 const args = process.argv.slice(2);
 // Node options for the assay server only, e.g. BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"
 // for a CPU profile of each of its threads (NODE_OPTIONS does not allow --cpu-prof).
+/** The `assay` command as users run it: the bundle `npm run build` makes (scripts/bundle.mjs). */
+const ASSAY_COMMAND = 'dist/bundle/main.js';
 const serverNodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 const option = (name: string): string | undefined => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
 const only = option('--only');
@@ -252,8 +254,8 @@ async function runJob(s: Scenario, base: string, fileId: string, judgeModel: str
   if (api && api.failures > 0) throw new Error(`${s.name}: ${api.failures} API requests failed under load`);
   const cpu = cpuPerRow(cpuBefore, threadCpuNs(serverPid), s.rows);
   const machineAfter = readCpu();
-  const otherCpu = machineBefore && machineAfter ? cpuShares(machineBefore, machineAfter, (performance.now() - jobStarted) / 1000) : null;
-  return { wallS: (Date.parse(state.updated_at) - Date.parse(state.created_at)) / 1000, api, cpu, timing: await readTiming(fakeUrl, s.concurrency), otherCpu };
+  const cpuTaken = machineBefore && machineAfter ? cpuShares(machineBefore, machineAfter, (performance.now() - jobStarted) / 1000) : null;
+  return { wallS: (Date.parse(state.updated_at) - Date.parse(state.created_at)) / 1000, api, cpu, timing: await readTiming(fakeUrl, s.concurrency), cpuTaken };
 }
 
 /**
@@ -280,9 +282,9 @@ async function runBare(s: Scenario): Promise<RunOutcome> {
     const wholeS = s.freshProcess ? (performance.now() - spawned) / 1000 : Number.NaN;
     if (result.calls < s.rows) throw new Error(`${s.name}: did not finish in ${s.limitSeconds} s`);
     const machineAfter = readCpu();
-    const otherCpu = machineBefore && machineAfter ? cpuShares(machineBefore, machineAfter, result.wallS) : null;
+    const cpuTaken = machineBefore && machineAfter ? cpuShares(machineBefore, machineAfter, result.wallS) : null;
     const timing = await readTiming(fake.url, s.concurrency);
-    return { first: { wallS: result.wallS, api: null, cpu: null, timing, otherCpu }, warm: null, peakMb: Number.NaN, startupMs: Number.NaN, wholeS };
+    return { first: { wallS: result.wallS, api: null, cpu: null, timing, cpuTaken }, warm: null, peakMb: Number.NaN, startupMs: Number.NaN, wholeS };
   } finally {
     await fake.stop();
   }
@@ -313,11 +315,11 @@ async function runScenario(s: Scenario): Promise<RunOutcome> {
       env['ASSAY_DATABASE_URL'] = await db.createDatabase();
     }
     const spawned = performance.now();
-    server = await startProcess('dist/bundle/main.js', s.distributed ? ['serve', '--no-workers'] : ['serve'], env, /listening on (http:\/\/\S+?)[\s)]/, {
+    server = await startProcess(ASSAY_COMMAND, s.distributed ? ['serve', '--no-workers'] : ['serve'], env, /listening on (http:\/\/\S+?)[\s)]/, {
       nodeArgs: serverNodeArgs,
     });
     if (s.distributed) {
-      worker = await startProcess('dist/bundle/main.js', ['worker'], { ...env, ASSAY_DATA_DIR: path.join(dir, 'worker') }, /worker listening on (http:\/\/\S+?)[\s)]/, {
+      worker = await startProcess(ASSAY_COMMAND, ['worker'], { ...env, ASSAY_DATA_DIR: path.join(dir, 'worker') }, /worker listening on (http:\/\/\S+?)[\s)]/, {
         nodeArgs: serverNodeArgs,
       });
     }
@@ -437,7 +439,7 @@ function table(rows: Row[]): string {
  * machine's alone.
  */
 function otherCpuReport(rows: Row[]): string {
-  const measured = rows.flatMap((r) => r.jobs.flatMap((j) => (j.otherCpu === null ? [] : [{ r, j, shares: j.otherCpu }])));
+  const measured = rows.flatMap((r) => r.jobs.flatMap((j) => (j.cpuTaken === null ? [] : [{ r, j, shares: j.cpuTaken }])));
   if (measured.length === 0) return 'Other processes\' CPU during the jobs: not measured (no /proc).';
   const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
   const largest = (key: 'other' | 'steal'): number => Math.max(...measured.map(({ shares }) => shares[key]));

@@ -48,7 +48,11 @@ async function modulesLoaded(log: string): Promise<string[]> {
   const urls = (await readFile(log, 'utf8')).split('\n').filter(Boolean);
   const files = [...new Set(urls.filter((u) => u.includes('/dist/bundle/')).map((u) => basename(new URL(u).pathname)))];
   expect(files).toContain('main.js');
-  return files.flatMap((f) => modulesByFile[f] ?? []);
+  return files.flatMap((f) => {
+    const modules = modulesByFile[f];
+    if (modules === undefined) throw new Error(`${f} was loaded but is not in dist/bundle/modules.json: rebuild with npm run build`);
+    return modules;
+  });
 }
 
 describe('the bundled command', () => {

@@ -1,6 +1,7 @@
 /**
- * Runs the real assay server (`dist/bundle/main.js serve`, the bundled `assay` command users run) as a child process for end-to-end tests,
- * and a bounded polling helper for waiting on state instead of sleeping.
+ * Runs the real assay server (`dist/bundle/main.js serve`, the bundled `assay` command users run)
+ * as a child process for end-to-end tests, and a bounded polling helper for waiting on state
+ * instead of sleeping.
  *
  * The test script builds `dist/` before tests run; the server is started with an ephemeral port
  * and a fresh data directory, and is ready once it prints `listening on http://HOST:PORT`.
