@@ -136,3 +136,67 @@ describe('position bias and usage', () => {
     expect(unpriced.finish().results.cost).toBeUndefined();
   });
 });
+
+describe('summaries merged from parts', () => {
+  /** A deterministic stream of numbers in [0, 1) (a linear congruential generator). */
+  function numbers(seed: number): () => number {
+    let x = seed;
+    return () => (x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  }
+
+  /** The summary of all rows at once, and of the rows cut into parts whose states are merged into an empty summarizer. */
+  function wholeAndMerged(spec: JobSpec, rows: RowResult[], cuts: number[]) {
+    const options = { labelCountsAsString: false, prices: { j: { input: 1, output: 2 } } };
+    const merged = createSummarizer(spec, options);
+    let from = 0;
+    for (const cut of [...cuts, rows.length]) {
+      const part = createSummarizer(spec, options);
+      rows.slice(from, cut).forEach((r) => part.add(r));
+      // As a result segment keeps it: JSON text.
+      merged.merge(JSON.parse(JSON.stringify(part.state())));
+      from = cut;
+    }
+    const whole = createSummarizer(spec, options);
+    rows.forEach((r) => whole.add(r));
+    return { whole: whole.finish(), merged: merged.finish() };
+  }
+
+  const outcomes = ['ok', 'ok', 'ok', 'ok', 'invalid', 'judge_failed', 'generation_failed'] as const;
+
+  it('gives a score job the same summary, mean and spread included, as one pass over its rows', () => {
+    const spec: JobSpec = { type: 'score', fileId: 'f', judge, target, minScore: 1, maxScore: 10, passThreshold: 7 };
+    const next = numbers(7);
+    const rows = Array.from({ length: 500 }, (_, i) => {
+      const outcome = outcomes[Math.floor(next() * outcomes.length)]!;
+      const usage = { judge: { prompt: 100 + i, completion: 7 }, cacheHits: i % 3 === 0 ? 1 : 0, cacheMisses: i % 3 === 0 ? 0 : 1 };
+      return row(i, { outcome, score: outcome === 'ok' ? 1 + Math.round(next() * 90) / 10 : null, judgeFailures: outcome === 'judge_failed' ? 1 : 0, usage });
+    });
+    const { whole, merged } = wholeAndMerged(spec, rows, [0, 1, 64, 65, 200, 499]);
+    expect(merged).toEqual(whole);
+    expect((whole.results.aggregated_scores as { mean_score: number }).mean_score).toBeGreaterThan(1);
+  });
+
+  it('gives classify and compare jobs the same summary as one pass over their rows', () => {
+    const classify: JobSpec = { type: 'classify', fileId: 'f', judge, target, labels: ['good', 'bad', 'meh'], passLabels: ['good'] };
+    const compare: JobSpec = { type: 'compare', fileId: 'f', judge, a: target, b: target, positionBiasCorrection: true };
+    const next = numbers(11);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)]!;
+    const labelled = Array.from({ length: 300 }, (_, i) => {
+      const outcome = pick(outcomes);
+      return row(i, { outcome, label: outcome === 'ok' ? pick(['good', 'bad', 'meh']) : null, usage: { judge: { prompt: 10, completion: 1 } } });
+    });
+    const chosen = Array.from({ length: 300 }, (_, i) => {
+      const outcome = pick(outcomes);
+      const [original, flipped] = [pick(['A', 'B', null]), pick(['A', 'B', null])];
+      const fields = { choice_original: original, choice_flipped: flipped, ...(original && flipped ? { passes_agree: original === flipped } : {}) };
+      return row(i, { outcome, choice: outcome === 'ok' ? pick(['A', 'B', 'Tie'] as const) : null, fields });
+    });
+    for (const [spec, rows] of [
+      [classify, labelled],
+      [compare, chosen],
+    ] as const) {
+      const { whole, merged } = wholeAndMerged(spec, rows, [64, 128, 250]);
+      expect(merged).toEqual(whole);
+    }
+  });
+});

@@ -5,7 +5,7 @@
  */
 import type { JobSpec, RowResult, UsageRole } from '../domain/types.js';
 import { meanInterval, signTest, wilsonInterval, wilsonPercentInterval, winRateInterval } from './intervals.js';
-import { createUsageCounter, type PriceTable } from './usage.js';
+import { createUsageCounter, type PriceTable, type UsageState } from './usage.js';
 
 export interface SummaryOptions {
   labelCountsAsString: boolean;
@@ -40,44 +40,90 @@ export type SummarizedRow = Pick<RowResult, 'outcome' | 'label' | 'score' | 'cho
   fields?: RowResult['fields'];
 };
 
+/**
+ * A summarizer's counts as plain data: what a result segment keeps of its rows (JSON), so that a
+ * job's summary can be made from its segments' (`merge`) instead of from every row again.
+ */
+export interface SummaryState {
+  total: number;
+  failed: number;
+  generationFails: number;
+  judgeFails: number;
+  invalid: number;
+  valid: number;
+  passes: number;
+  /** classify: valid verdicts per label. */
+  labelCounts: Record<string, number>;
+  /** score: Welford's running mean and sum of squared deviations of the valid scores. */
+  mean: number;
+  m2: number;
+  /** compare */
+  aWins: number;
+  bWins: number;
+  ties: number;
+  pairedRows: number;
+  flips: number;
+  validPasses: number;
+  firstChosen: number;
+  usage: UsageState;
+}
+
+/** The counts of a summary state that two states add up to (all but the mean and m2). */
+const ADDED_COUNTS = [
+  'total',
+  'failed',
+  'generationFails',
+  'judgeFails',
+  'invalid',
+  'valid',
+  'passes',
+  'aWins',
+  'bWins',
+  'ties',
+  'pairedRows',
+  'flips',
+  'validPasses',
+  'firstChosen',
+] as const satisfies ReadonlyArray<keyof SummaryState>;
+
 export function createSummarizer(spec: JobSpec, opts: SummaryOptions) {
   const usage = createUsageCounter(modelsOf(spec), opts.prices ?? {});
-  let total = 0;
-  let failed = 0;
-  let generationFails = 0;
-  let judgeFails = 0;
-  let invalid = 0;
-  let valid = 0;
-  let passes = 0;
-  // classify
+  const c = {
+    total: 0,
+    failed: 0,
+    generationFails: 0,
+    judgeFails: 0,
+    invalid: 0,
+    valid: 0,
+    passes: 0,
+    mean: 0,
+    m2: 0,
+    aWins: 0,
+    bWins: 0,
+    ties: 0,
+    pairedRows: 0,
+    flips: 0,
+    validPasses: 0,
+    firstChosen: 0,
+  };
+  // classify: every allowed label, in the spec's order, even when no row chose it
   const labelCounts = new Map<string, number>(spec.type === 'classify' ? spec.labels.map((l) => [l, 0]) : []);
-  // score: Welford's running mean and sum of squared deviations, stable for long runs
-  let mean = 0;
-  let m2 = 0;
-  // compare
-  let aWins = 0;
-  let bWins = 0;
-  let ties = 0;
-  let pairedRows = 0;
-  let flips = 0;
-  let validPasses = 0;
-  let firstChosen = 0;
 
   function countPasses(fields: Record<string, unknown>): void {
     // The response shown first is model A's in the original pass and model B's in the flipped one.
     const original = fields.choice_original;
     const flipped = fields.choice_flipped;
     if (original === 'A' || original === 'B') {
-      validPasses++;
-      if (original === 'A') firstChosen++;
+      c.validPasses++;
+      if (original === 'A') c.firstChosen++;
     }
     if (flipped === 'A' || flipped === 'B') {
-      validPasses++;
-      if (flipped === 'B') firstChosen++;
+      c.validPasses++;
+      if (flipped === 'B') c.firstChosen++;
     }
     if (typeof fields.passes_agree === 'boolean') {
-      pairedRows++;
-      if (!fields.passes_agree) flips++;
+      c.pairedRows++;
+      if (!fields.passes_agree) c.flips++;
     }
   }
 
@@ -85,84 +131,106 @@ export function createSummarizer(spec: JobSpec, opts: SummaryOptions) {
     /** True when `add` needs each row's fields (a compare job's). */
     readsFields: spec.type === 'compare',
     add(row: SummarizedRow): void {
-      total++;
+      c.total++;
       usage.add(row.usage);
-      generationFails += row.generationFailures;
-      judgeFails += row.judgeFailures;
-      if (row.outcome === 'generation_failed' || row.outcome === 'judge_failed') failed++;
-      if (row.outcome === 'invalid') invalid++;
+      c.generationFails += row.generationFailures;
+      c.judgeFails += row.judgeFailures;
+      if (row.outcome === 'generation_failed' || row.outcome === 'judge_failed') c.failed++;
+      if (row.outcome === 'invalid') c.invalid++;
       if (spec.type === 'compare') {
         if (!row.fields) throw new Error("a compare job's summary reads each row's fields; a row came without them");
         countPasses(row.fields);
       }
       if (row.outcome !== 'ok') return;
-      valid++;
+      c.valid++;
       if (spec.type === 'classify' && row.label !== null) {
         labelCounts.set(row.label, (labelCounts.get(row.label) ?? 0) + 1);
-        if (spec.passLabels.includes(row.label)) passes++;
+        if (spec.passLabels.includes(row.label)) c.passes++;
       } else if (spec.type === 'score' && row.score !== null) {
-        const delta = row.score - mean;
-        mean += delta / valid;
-        m2 += delta * (row.score - mean);
-        if (row.score >= spec.passThreshold) passes++;
+        const delta = row.score - c.mean;
+        c.mean += delta / c.valid;
+        c.m2 += delta * (row.score - c.mean);
+        if (row.score >= spec.passThreshold) c.passes++;
       } else if (spec.type === 'compare') {
-        if (row.choice === 'A') aWins++;
-        else if (row.choice === 'B') bWins++;
-        else ties++;
+        if (row.choice === 'A') c.aWins++;
+        else if (row.choice === 'B') c.bWins++;
+        else c.ties++;
       }
     },
 
+    /** The counts so far, as plain data. */
+    state(): SummaryState {
+      return { ...c, labelCounts: Object.fromEntries(labelCounts), usage: usage.state() };
+    },
+
+    /**
+     * Adds the counts of rows another summarizer of the same job took (`state`), as if they had
+     * been added here: counts add up, and the scores' mean and squared deviations combine by the
+     * parallel form of Welford's update (Chan, Golub and LeVeque).
+     */
+    merge(other: SummaryState): void {
+      const n = c.valid + other.valid;
+      if (n > 0) {
+        const delta = other.mean - c.mean;
+        c.m2 += other.m2 + (delta * delta * c.valid * other.valid) / n;
+        c.mean += (delta * other.valid) / n;
+      }
+      for (const key of ADDED_COUNTS) c[key] += other[key];
+      for (const [label, count] of Object.entries(other.labelCounts)) labelCounts.set(label, (labelCounts.get(label) ?? 0) + count);
+      usage.merge(other.usage);
+    },
+
     finish(): Summary {
-      const passPercentage = valid === 0 ? 0 : round((100 * passes) / valid);
+      const passPercentage = c.valid === 0 ? 0 : round((100 * c.passes) / c.valid);
       let results: Record<string, unknown>;
       if (spec.type === 'classify') {
         const counts = Object.fromEntries(labelCounts);
         results = {
-          generation_fail_count: generationFails,
-          judge_fail_count: judgeFails,
-          invalid_label_count: invalid,
+          generation_fail_count: c.generationFails,
+          judge_fail_count: c.judgeFails,
+          invalid_label_count: c.invalid,
           pass_percentage: passPercentage,
           label_counts: opts.labelCountsAsString ? JSON.stringify(counts) : counts,
-          pass_percentage_ci: wilsonPercentInterval(passes, valid),
+          pass_percentage_ci: wilsonPercentInterval(c.passes, c.valid),
           label_proportions: Object.fromEntries(
-            [...labelCounts].map(([label, n]) => [label, valid === 0 ? null : { proportion: round(n / valid), ...wilsonInterval(n, valid)! }]),
+            [...labelCounts].map(([label, n]) => [label, c.valid === 0 ? null : { proportion: round(n / c.valid), ...wilsonInterval(n, c.valid)! }]),
           ),
         };
       } else if (spec.type === 'score') {
-        const interval = meanInterval({ n: valid, mean, m2 }, 0.95, { min: spec.minScore, max: spec.maxScore });
+        const interval = meanInterval({ n: c.valid, mean: c.mean, m2: c.m2 }, 0.95, { min: spec.minScore, max: spec.maxScore });
         results = {
           aggregated_scores: {
-            mean_score: valid === 0 ? 0 : round(mean),
+            mean_score: c.valid === 0 ? 0 : round(c.mean),
             // Sample standard deviation (n - 1); a single score has no spread.
-            std_score: valid > 1 ? round(Math.sqrt(m2 / (valid - 1))) : 0,
+            std_score: c.valid > 1 ? round(Math.sqrt(c.m2 / (c.valid - 1))) : 0,
             pass_percentage: passPercentage,
             mean_score_stderr: interval?.stdError ?? null,
             mean_score_ci: interval && interval.low !== null && interval.high !== null ? { low: interval.low, high: interval.high } : null,
-            pass_percentage_ci: wilsonPercentInterval(passes, valid),
+            pass_percentage_ci: wilsonPercentInterval(c.passes, c.valid),
           },
-          generation_fail_count: generationFails,
-          judge_fail_count: judgeFails,
-          invalid_score_count: invalid,
-          failed_samples: failed + invalid,
+          generation_fail_count: c.generationFails,
+          judge_fail_count: c.judgeFails,
+          invalid_score_count: c.invalid,
+          failed_samples: c.failed + c.invalid,
         };
       } else {
-        const winRate = winRateInterval(aWins, bWins, ties);
+        const winRate = winRateInterval(c.aWins, c.bWins, c.ties);
         results = {
-          A_wins: aWins,
-          B_wins: bWins,
-          Ties: ties,
-          generation_fail_count: generationFails,
-          judge_fail_count: judgeFails,
-          invalid_judge_count: invalid,
+          A_wins: c.aWins,
+          B_wins: c.bWins,
+          Ties: c.ties,
+          generation_fail_count: c.generationFails,
+          judge_fail_count: c.judgeFails,
+          invalid_judge_count: c.invalid,
           win_rate_a: winRate?.winRate ?? null,
           win_rate_a_ci: winRate ? { low: winRate.low, high: winRate.high } : null,
-          sign_test_p_value: signTest(aWins, bWins).pValue,
-          flip_rate: spec.positionBiasCorrection ? share(flips, pairedRows) : null,
+          sign_test_p_value: signTest(c.aWins, c.bWins).pValue,
+          flip_rate: spec.positionBiasCorrection ? share(c.flips, c.pairedRows) : null,
           // With one pass, picking the first response is picking model A: a measure of the models, not the judge.
-          first_position_preference_rate: spec.positionBiasCorrection ? share(firstChosen, validPasses) : null,
+          first_position_preference_rate: spec.positionBiasCorrection ? share(c.firstChosen, c.validPasses) : null,
         };
       }
-      return { failedRows: failed, totalRows: total, results: { ...results, ...usage.finish() } };
+      return { failedRows: c.failed, totalRows: c.total, results: { ...results, ...usage.finish() } };
     },
   };
 }

@@ -11,6 +11,13 @@ export type PriceTable = Readonly<Record<string, ModelPrice>>;
 const round = (x: number): number => Number(x.toFixed(6));
 const ROLES: readonly UsageRole[] = ['judge', 'target', 'a', 'b'];
 
+/** A usage counter's counts as plain data. */
+export interface UsageState {
+  totals: Record<UsageRole, TokenCount>;
+  cacheHits: number;
+  cacheMisses: number;
+}
+
 export function createUsageCounter(models: Partial<Record<UsageRole, string>>, prices: PriceTable) {
   const totals: Record<UsageRole, TokenCount> = {
     judge: { prompt: 0, completion: 0 },
@@ -21,6 +28,19 @@ export function createUsageCounter(models: Partial<Record<UsageRole, string>>, p
   let cacheHits = 0;
   let cacheMisses = 0;
   return {
+    /** The counts so far, as plain data (a result segment keeps them; see `merge`). */
+    state(): UsageState {
+      return { totals: structuredClone(totals), cacheHits, cacheMisses };
+    },
+    /** Adds counts another counter took (`state`), as if its rows had been added here. */
+    merge(other: UsageState): void {
+      for (const role of ROLES) {
+        totals[role].prompt += other.totals[role].prompt;
+        totals[role].completion += other.totals[role].completion;
+      }
+      cacheHits += other.cacheHits;
+      cacheMisses += other.cacheMisses;
+    },
     add(usage: RowUsage): void {
       for (const role of ROLES) {
         const count = usage[role];
