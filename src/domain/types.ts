@@ -150,6 +150,11 @@ export interface RowResult {
   usage: RowUsage;
   /** The dataset row itself, kept so rows can be browsed and searched without the file. */
   input?: Record<string, unknown>;
+  /**
+   * The chunk run that wrote the row (distributed shape): a result segment stands for its rows only
+   * while each stored row carries the segment's run (contracts.ts, `ResultSegments`).
+   */
+  run?: string;
   /** The fields this row adds to the result file (generations, verdict, feedback, audit). */
   fields: Record<string, unknown>;
 }

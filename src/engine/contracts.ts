@@ -6,6 +6,7 @@
 import type { Readable } from 'node:stream';
 import type { RowOffset } from '../datasets/offsets.js';
 import type { CachedCall } from '../providers/call-cache.js';
+import type { SummaryState } from '../stats/aggregate.js';
 import type { ApiKeyRecord, FileRecord, JobRecord, JobStatus, RowCounts, RowResult, StatusUpdate, StoredRowResult } from '../domain/types.js';
 
 export interface JobListQuery {
@@ -119,6 +120,13 @@ export interface Store {
    */
   flushCachedCalls(): Promise<void>;
 
+  /**
+   * Result segments (PostgreSQL): where a job's result file is assembled from the chunks' own
+   * lines instead of from a pass over its stored rows after the last one. Absent where a job's
+   * rows all run in one process, which writes the live result file instead (result-file.ts).
+   */
+  readonly resultSegments?: ResultSegments;
+
   insertApiKey(key: ApiKeyRecord): Promise<void>;
   /** The unrevoked key with this hash. */
   findApiKey(hash: string): Promise<ApiKeyRecord | undefined>;
@@ -129,6 +137,42 @@ export interface Store {
   hasApiKeys(): Promise<boolean>;
 
   close(): Promise<void>;
+}
+
+/**
+ * A chunk's share of its job's result file: the lines of its rows, in row order, and the summary
+ * state of those rows, made by the chunk run that evaluated every one of its rows (`run`, stamped on
+ * each row it wrote).
+ */
+export interface ResultSegment {
+  jobId: string;
+  /** The chunk's rows: [start, end). */
+  start: number;
+  end: number;
+  run: string;
+  /** The result file's lines of rows start to end - 1, as UTF-8. */
+  lines: Buffer;
+  summary: SummaryState;
+}
+
+/**
+ * A job's result segments, kept until the job is finalized. A segment stands for its rows only
+ * while every stored row of its range carries its run: a row written again afterwards (by another
+ * worker that took the chunk over, or by a retry) makes the job's file be written the usual way.
+ */
+export interface ResultSegments {
+  /** Keeps a chunk's segment, replacing one kept for the same chunk before. */
+  save(segment: ResultSegment): Promise<void>;
+  /**
+   * Commits the job's result file, as file `fileId`, joined from its segments, when they stand for
+   * every row of the job: they cover rows 0 to `rowCount` - 1, and each stored row carries its
+   * segment's run. Then it returns the file's size and the segments' summary states in row order;
+   * otherwise null, and nothing is written. The bytes go from the segments into the file inside
+   * the database.
+   */
+  commitFile(jobId: string, fileId: string, rowCount: number): Promise<{ bytes: number; summaries: SummaryState[] } | null>;
+  /** Forgets the job's segments (once its result file is written, either way). */
+  drop(jobId: string): Promise<void>;
 }
 
 /**

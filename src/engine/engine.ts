@@ -8,6 +8,7 @@
  * writes the result file and sets `completed`, `error` (too many failed rows) or `user_error`
  * (a cause the user must fix, or a cancel).
  */
+import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import type { Config } from '../config/config.js';
 import { AssayError, NotFoundError, ValidationError } from '../domain/errors.js';
@@ -25,7 +26,8 @@ import { createLimiter, createSlots, type Slots } from './limiter.js';
 import { checkAgainstDataset, compileJob } from './prepare.js';
 import { createProgress, progressFromStore, type JobProgress, type ProgressTracker } from './progress.js';
 import { createRowWriter, type RowWriter } from './row-writer.js';
-import { openLiveResultFile, writeResultFile, type LiveResultFile, type ResultFileInfo } from './result-file.js';
+import { openLiveResultFile, openResultSegment, writeResultFile, type LiveResultFile, type ResultFileInfo } from './result-file.js';
+import { createSummarizer } from '../stats/aggregate.js';
 import { callsOf, neededSecrets } from './secrets.js';
 import { evaluateRow, JobFatalError, type BoundModel, type RowContext } from './row-evaluator.js';
 
@@ -114,6 +116,8 @@ interface ActiveJob {
   rowSlots: Slots;
   /** The result file as rows finish, when this process runs all of a fresh job's rows. */
   liveFile: { id: string; file: LiveResultFile } | null;
+  /** Chunks make result segments: the store keeps them, and other processes may run chunks too. */
+  segmented: boolean;
 }
 
 export function createEngine(deps: EngineDeps): Engine {
@@ -223,7 +227,18 @@ export function createEngine(deps: EngineDeps): Engine {
     const callSlots = [ctx.judge, ...Object.values(generators)].reduce((n, b) => n + b.limiter.limit, 0);
     const lookupsAreRoundTrips = config.cacheEnabled && spec.useCache !== false && store.readsAreRoundTrips === true;
     const rowSlots = createSlots(callSlots + stagedRows(callSlots, lookupsAreRoundTrips));
-    return { ctx, file, datasetPath: await blobs.localPath(file.id), abort, progress, watch, writer, rowSlots, liveFile: openLiveFile(job, counts.done) };
+    return {
+      ctx,
+      file,
+      datasetPath: await blobs.localPath(file.id),
+      abort,
+      progress,
+      watch,
+      writer,
+      rowSlots,
+      liveFile: openLiveFile(job, counts.done),
+      segmented: store.resultSegments !== undefined && queue.local !== true,
+    };
   }
 
   function openLiveFile(job: JobRecord, rowsDone: number): ActiveJob['liveFile'] {
@@ -273,6 +288,13 @@ export function createEngine(deps: EngineDeps): Engine {
 
     const done = await store.doneRowIndexes(job.id, task.start, task.end);
     const { writer } = state;
+    // Each row written carries this run's id; a run that evaluates all of the chunk's rows keeps the
+    // chunk's result segment, which stands for the rows while they carry its run.
+    const run = state.segmented ? randomUUID() : undefined;
+    const segment =
+      run !== undefined && done.size === 0
+        ? openResultSegment({ jobId: job.id, start: task.start, end: task.end, run, spec: job.spec, summary: summaryOptions })
+        : null;
     const inFlight: Promise<void>[] = [];
     let fatal: JobFatalError | null = null;
     const range = { from: task.start, until: task.end, columns: state.file.columns, ...(task.offset ? { start: task.offset } : {}) };
@@ -294,8 +316,9 @@ export function createEngine(deps: EngineDeps): Engine {
           if (state.abort.signal.aborted) return;
           state.progress.rowDone(result.outcome);
           deps.onRowFinished?.(result.outcome);
-          await writer.add({ ...result, input: row.data });
+          await writer.add({ ...result, input: row.data, run });
           state.liveFile?.file.add(row.index, row.data, result);
+          segment?.add(row.index, row.data, result);
         } catch (err) {
           if (!(err instanceof JobFatalError)) throw err;
           fatal ??= err;
@@ -320,6 +343,11 @@ export function createEngine(deps: EngineDeps): Engine {
       // Another worker runs the chunk now; its rows done here are stored and will be skipped there.
       log('warn', 'a chunk went to another worker while it ran here (its lease ended); stopped it', { job: job.id, start: task.start });
       return;
+    }
+    const made = segment?.finish();
+    if (made) {
+      // Without it the job's end writes the file from the stored rows, as it would for a retry.
+      await store.resultSegments?.save(made).catch((err: unknown) => log('warn', 'could not keep a result segment', { job: job.id, start: task.start, err: String(err) }));
     }
     if ((await store.countRows(job.id)) >= job.rowCount) await finalize(job.id);
   }
@@ -352,6 +380,21 @@ export function createEngine(deps: EngineDeps): Engine {
     } finally {
       clearInterval(renewal);
     }
+    // Kept while finalizing can fail and run again; once the job has ended they are never used.
+    await store.resultSegments?.drop(jobId).catch((err: unknown) => log('warn', 'could not drop result segments', { job: jobId, err: String(err) }));
+  }
+
+  /**
+   * The job's result file joined from its chunks' result segments and committed as `fileId`, when
+   * they stand for all of its rows; otherwise null, and nothing is written.
+   */
+  async function joinedSegments(job: JobRecord, fileId: string): Promise<ResultFileInfo | null> {
+    if (store.resultSegments === undefined || queue.local === true) return null;
+    const joined = await store.resultSegments.commitFile(job.id, fileId, job.rowCount);
+    if (joined === null) return null;
+    const summarizer = createSummarizer(job.spec, summaryOptions);
+    for (const state of joined.summaries) summarizer.merge(state);
+    return { bytes: joined.bytes, lineCount: job.rowCount, summary: summarizer.finish() };
   }
 
   /** Finalizes a job whose finalization this node has claimed. */
@@ -371,12 +414,15 @@ export function createEngine(deps: EngineDeps): Engine {
       await failJob(job, 'user_error', (err as Error).message);
       return;
     }
-    // The file written as rows finished, when it holds every row; otherwise one pass now.
+    // The file written as rows finished, when it holds every row; or joined from the chunks'
+    // result segments, when they hold every row; otherwise one pass over the stored rows now.
     const finished = live ? await live.file.finish() : null;
     const resultId = finished && live ? live.id : newFileId();
+    const joined = finished ? null : await joinedSegments(job, resultId);
     let info: ResultFileInfo;
     let commit: PendingCommit | undefined;
     if (finished) info = finished;
+    else if (joined) info = joined;
     else {
       const datasetPath = await blobs.localPath(file.id);
       // Where committing copies the file (PostgreSQL), the copy goes alongside the pass over the
@@ -393,7 +439,7 @@ export function createEngine(deps: EngineDeps): Engine {
         ...(commit ? { commit } : {}),
       });
     }
-    if (!commit) await blobs.commit(resultId);
+    if (!commit && !joined) await blobs.commit(resultId);
     await store.insertFile({
       id: resultId,
       ownerId: job.ownerId,

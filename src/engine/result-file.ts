@@ -11,7 +11,7 @@ import type { DatasetFormat } from '../datasets/ingest.js';
 import { readRows } from '../datasets/rows.js';
 import type { JobSpec, RowResult } from '../domain/types.js';
 import { createSummarizer, type Summary, type SummaryOptions } from '../stats/aggregate.js';
-import type { PendingCommit, Store } from './contracts.js';
+import type { PendingCommit, ResultSegment, Store } from './contracts.js';
 
 /** Characters of result lines gathered before each write. */
 const WRITE_BATCH_CHARS = 256 * 1024;
@@ -260,5 +260,34 @@ export function openLiveResultFile(opts: { spec: JobSpec; rowCount: number; dest
       }
     },
     abandon: giveUp,
+  };
+}
+
+/**
+ * A chunk's result segment (contracts.ts, `ResultSegments`), made as the chunk's rows finish, in
+ * any order: their lines and the summary state of their rows. Made only by a run that evaluates
+ * every row of the chunk; `finish` gives null if any row is missing.
+ */
+export interface SegmentBuilder {
+  add(index: number, data: Record<string, unknown>, result: RowResult): void;
+  finish(): ResultSegment | null;
+}
+
+export function openResultSegment(opts: { jobId: string; start: number; end: number; run: string; spec: JobSpec; summary: SummaryOptions }): SegmentBuilder {
+  const { start, end } = opts;
+  const lines: Array<string | undefined> = new Array<string | undefined>(end - start);
+  let filled = 0;
+  const summarizer = createSummarizer(opts.spec, opts.summary);
+  return {
+    add(index, data, result) {
+      if (index < start || index >= end || lines[index - start] !== undefined) return;
+      lines[index - start] = resultLine(data, result);
+      filled++;
+      summarizer.add(result);
+    },
+    finish() {
+      if (filled !== end - start) return null;
+      return { jobId: opts.jobId, start, end, run: opts.run, lines: Buffer.from(lines.join('')), summary: summarizer.state() };
+    },
   };
 }

@@ -1,22 +1,28 @@
 /**
+ * Distributed jobs on the real store, queue and model client, with the fake judge on loopback.
+ *
  * A distributed job is complete only once its model calls are in the shared call cache: the
  * PostgreSQL store writes cache entries behind (backends/cache-writes.ts), and the engine writes
  * what waits before it counts a chunk done, so a rerun on any worker finds every call. Checked at
- * the moment the job turns `completed`, on the real store, queue and model client, with the fake
- * judge on loopback.
+ * the moment the job turns `completed`.
+ *
+ * And its result file is joined from its chunks' result segments, the very file a pass over the
+ * stored rows would write, summary included.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import { text } from 'node:stream/consumers';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getTestDatabase, type TestDatabase } from '../../test/support/postgres.js';
 import { waitFor } from '../../test/support/server-process.js';
 import { loadConfig } from '../config/config.js';
-import type { Store } from '../engine/contracts.js';
+import type { ResultSegments, Store } from '../engine/contracts.js';
 import { createFileService } from '../engine/file-service.js';
-import { startFakeProvider, validVerdictReply, type FakeProvider } from '../testing/fake-provider.js';
+import { jsonReply, startFakeProvider, validVerdictReply, type FakeProvider } from '../testing/fake-provider.js';
+import { writeResultFile } from '../engine/result-file.js';
 import { openBackend } from './backend.js';
 import { createEngineNode } from './engine-node.js';
 
@@ -84,6 +90,89 @@ describe('a distributed job and the shared call cache', () => {
       await engine.close();
       await backend.close();
       await admin.end();
+    }
+  });
+});
+
+describe('a distributed job\'s result file', () => {
+  it('is joined from its chunks\' result segments: what a pass over the stored rows writes, with the same summary', async () => {
+    // Scores that vary by row, and latencies too, so that rows finish out of row order.
+    const rowOf = (userText: string): number => Number(/#(\d+)/.exec(userText)?.[1] ?? 0);
+    const judge = await startFakeProvider({
+      latencyMs: (req) => (rowOf(req.userText) * 7) % 11,
+      reply: (req) => jsonReply({ feedback: `row ${rowOf(req.userText)}`, score: 1 + ((rowOf(req.userText) * 37) % 10) }),
+    });
+    const url = await db.createDatabase();
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'assay-segments-job-'));
+    dirs.push(dataDir);
+    const config = loadConfig({ ASSAY_PROVIDER_BASE_URL: judge.url }, { dataDir, databaseUrl: url });
+    const backend = await openBackend(config, () => {});
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    // How each job's file was committed: joined from segments (its size) or not (null).
+    const joins: Array<number | null> = [];
+    const segments: ResultSegments = {
+      ...backend.store.resultSegments!,
+      commitFile: async (jobId, fileId, rowCount) => {
+        const joined = await backend.store.resultSegments!.commitFile(jobId, fileId, rowCount);
+        joins.push(joined && joined.bytes);
+        return joined;
+      },
+    };
+    const store = new Proxy(backend.store, {
+      get: (target, prop, receiver) => (prop === 'resultSegments' ? segments : (Reflect.get(target, prop, receiver) as unknown)),
+    });
+    const { engine } = createEngineNode(config, { store, blobs: backend.blobs, queue: backend.queue });
+    try {
+      await engine.start({ consume: true, resume: false });
+      const rows = 300;
+      const lines = Array.from({ length: rows }, (_, i) => `${JSON.stringify({ question: `#${i} how far?`, answer: `${i} miles`, n: i })}\n`).join('');
+      const files = createFileService({ store, blobs: backend.blobs });
+      const file = await files.upload({ ownerId: 'owner', filename: 'data.jsonl', purpose: 'eval' }, Readable.from([Buffer.from(lines)]));
+      const job = await engine.createJob(
+        {
+          type: 'score',
+          parameters: {
+            input_data_file_path: file.id,
+            judge: { model: 'segment-judge', model_source: 'serverless', system_template: 'Rate {{question}}', num_workers: 16 },
+            model_to_evaluate: 'answer',
+            min_score: 1,
+            max_score: 10,
+            pass_threshold: 7,
+          },
+        },
+        'owner',
+      );
+      const done = await waitFor(async () => {
+        const now = await store.getJob(job.id);
+        return now && ['completed', 'error', 'user_error'].includes(now.status) ? now : undefined;
+      }, { what: 'the job to end' });
+      expect(done.status).toBe('completed');
+      const resultId = String(done.results?.['result_file_id']);
+      const served = await text(await backend.blobs.openRead(resultId));
+      expect(joins).toEqual([Buffer.byteLength(served)]);
+      expect(served.split('\n')).toHaveLength(rows + 1);
+
+      const dest = path.join(dataDir, 'pass.jsonl');
+      const pass = await writeResultFile({
+        store,
+        jobId: job.id,
+        spec: done.spec,
+        datasetPath: await backend.blobs.localPath(file.id),
+        datasetFormat: 'jsonl',
+        destPath: dest,
+        summary: { labelCountsAsString: config.labelCountsAsString, prices: config.prices },
+      });
+      expect(served).toBe(readFileSync(dest, 'utf8'));
+      expect(done.results).toEqual({ ...pass.summary.results, result_file_id: resultId });
+      expect((done.results?.['aggregated_scores'] as { std_score: number }).std_score).toBeGreaterThan(1);
+      // Forgotten once the file is written.
+      expect((await admin.query('SELECT 1 FROM result_segments')).rowCount).toBe(0);
+    } finally {
+      await engine.close();
+      await backend.close();
+      await admin.end();
+      await judge.close();
     }
   });
 });

@@ -22,7 +22,7 @@ const PAGE = 1000;
 const SAVE_BATCH = 2000;
 
 /** A batch of row results: `assay_save_rows` (pg-schema.ts) takes the job's lock and upserts. */
-const SAVE = 'SELECT assay_save_rows($1, $2::int[], $3::text[], $4::text[], $5::float8[], $6::text[], $7::int[], $8::int[], $9::text[], $10::text[], $11::text[])';
+const SAVE = 'SELECT assay_save_rows($1, $2::int[], $3::text[], $4::text[], $5::float8[], $6::text[], $7::int[], $8::int[], $9::text[], $10::text[], $11::text[], $12::text[])';
 
 const DELETE = `
   WITH gone AS (
@@ -52,6 +52,7 @@ function saveParams(jobId: string, rows: readonly RowResult[]): unknown[] {
     rows.map((r) => JSON.stringify(r.usage)),
     rows.map((r) => JSON.stringify(r.fields)),
     rows.map((r) => (r.input ? JSON.stringify(r.input) : null)),
+    rows.map((r) => r.run ?? null),
   ];
 }
 

@@ -152,6 +152,54 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE TRIGGER jobs_version_update AFTER UPDATE OF id, owner_id, type, status, status_updates, parameters, results, created_at, updated_at
         ON jobs FOR EACH ROW EXECUTE FUNCTION assay_move_jobs_version();`,
   },
+  {
+    version: 6,
+    // Result segments (contracts.ts, ResultSegments): a chunk run's lines of the result file and the
+    // summary state of its rows, and on each row the run that wrote it, so that a segment stands for
+    // its rows only while they are the ones it was made from. assay_save_rows takes the runs as a
+    // twelfth array; its eleven-array form stays for workers of the version before, writing no run
+    // (a row written without one is in no segment).
+    sql: `
+      ALTER TABLE rows ADD COLUMN run text;
+      CREATE TABLE result_segments (
+        job_id text NOT NULL,
+        row_start integer NOT NULL,
+        row_end integer NOT NULL,
+        run text NOT NULL,
+        lines bytea NOT NULL,
+        summary text NOT NULL,
+        PRIMARY KEY (job_id, row_start)
+      );
+      CREATE FUNCTION assay_save_rows(p_job text, p_index int[], p_outcome text[], p_label text[], p_score float8[], p_choice text[],
+                                      p_generation_failures int[], p_judge_failures int[], p_usage text[], p_fields text[], p_input text[],
+                                      p_run text[])
+      RETURNS void LANGUAGE plpgsql AS $$
+      BEGIN
+        PERFORM 1 FROM jobs WHERE id = p_job FOR UPDATE;
+        WITH before AS (
+          SELECT outcome FROM rows WHERE job_id = p_job AND row_index = ANY(p_index)
+        ), saved AS (
+          INSERT INTO rows (job_id, row_index, outcome, label, score, choice, generation_failures, judge_failures, usage, fields, input, run)
+          SELECT p_job, * FROM unnest(p_index, p_outcome, p_label, p_score, p_choice, p_generation_failures, p_judge_failures, p_usage, p_fields, p_input, p_run)
+          ON CONFLICT (job_id, row_index) DO UPDATE SET outcome = excluded.outcome, label = excluded.label, score = excluded.score,
+            choice = excluded.choice, generation_failures = excluded.generation_failures, judge_failures = excluded.judge_failures,
+            usage = excluded.usage, fields = excluded.fields, input = COALESCE(excluded.input, rows.input), run = excluded.run
+          RETURNING outcome
+        )
+        UPDATE jobs SET
+          rows_done = rows_done + (SELECT count(*) FROM saved) - (SELECT count(*) FROM before),
+          rows_failed = rows_failed + (SELECT count(*) FROM saved WHERE outcome IN ('generation_failed', 'judge_failed'))
+                                    - (SELECT count(*) FROM before WHERE outcome IN ('generation_failed', 'judge_failed'))
+        WHERE id = p_job;
+      END
+      $$;
+      CREATE OR REPLACE FUNCTION assay_save_rows(p_job text, p_index int[], p_outcome text[], p_label text[], p_score float8[], p_choice text[],
+                                                 p_generation_failures int[], p_judge_failures int[], p_usage text[], p_fields text[], p_input text[])
+      RETURNS void LANGUAGE sql AS $$
+        SELECT assay_save_rows(p_job, p_index, p_outcome, p_label, p_score, p_choice, p_generation_failures, p_judge_failures, p_usage, p_fields,
+                               p_input, array_fill(NULL::text, ARRAY[cardinality(p_index)]));
+      $$;`,
+  },
 ];
 
 /**

@@ -10,6 +10,7 @@ import type { JobStatus } from '../../domain/types.js';
 import { TERMINAL_STATUSES } from '../../domain/types.js';
 import { toFile, toJob, toKey, transitioned, type FileRow, type JobRow, type KeyRow } from '../records.js';
 import { rowMethods } from './pg-rows.js';
+import { segmentMethods } from './pg-segments.js';
 import { migrate } from './pg-schema.js';
 import { createPool, DEFAULT_CONNECT_TIMEOUT_MS, describeDatabase, inTransaction, type PoolOptions } from './pg-sql.js';
 import { CACHE_WRITE_DELAY_MS, cacheWriteBatchLimit, createCacheWriteFailures } from '../cache-writes.js';
@@ -109,6 +110,7 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
 
   return {
     readsAreRoundTrips: true,
+    resultSegments: segmentMethods(pool),
     async insertFile(file) {
       await pool.query(
         `INSERT INTO files (id, owner_id, filename, purpose, format, bytes, line_count, columns, state, created_at)
