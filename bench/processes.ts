@@ -12,6 +12,8 @@ export interface Proc {
   startedMs: number;
   /** The log lines of warning level or above the process has written so far (pino JSON, level 40+). */
   warnings(): string[];
+  /** The log entries (pino JSON) the process has written so far with this message. */
+  logged(msg: string): Array<Record<string, unknown>>;
   stop(): Promise<void>;
 }
 
@@ -41,10 +43,15 @@ export function startProcess(
       clearTimeout(timer);
       reject(new Error(`${script} exited with ${code}:\n${out}\n${err}`));
     });
+    let isReady = false;
     child.stdout?.on('data', (d: Buffer) => {
       out += d.toString();
+      // Once only: a line written later (a log entry) must not run this again, which would drop
+      // the exit listener a stop is waiting on.
+      if (isReady) return;
       const match = ready.exec(out);
       if (!match) return;
+      isReady = true;
       clearTimeout(timer);
       child.removeAllListeners('exit');
       resolve({
@@ -52,9 +59,10 @@ export function startProcess(
         url: match[1]!,
         startedMs: performance.now() - started,
         warnings: () => warningLines(out + err),
+        logged: (msg) => logEntries(out + err).filter((entry) => entry['msg'] === msg),
         stop: () =>
           new Promise<void>((done) => {
-            if (child.exitCode !== null) return done();
+            if (child.exitCode !== null || child.signalCode !== null) return done();
             const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
             child.once('exit', () => {
               clearTimeout(kill);
@@ -74,13 +82,21 @@ export function peakRssMb(pid: number): number {
   return kb / 1024;
 }
 
-function warningLines(text: string): string[] {
-  return text.split('\n').filter((line) => {
+function logEntries(text: string): Array<Record<string, unknown>> {
+  const entries: Array<Record<string, unknown>> = [];
+  for (const line of text.split('\n')) {
     try {
-      const entry = JSON.parse(line) as { level?: unknown };
-      return typeof entry.level === 'number' && entry.level >= 40;
+      const entry: unknown = JSON.parse(line);
+      if (entry !== null && typeof entry === 'object') entries.push(entry as Record<string, unknown>);
     } catch {
-      return false;
+      // Not a log entry (a banner, a stack trace's line).
     }
-  });
+  }
+  return entries;
+}
+
+function warningLines(text: string): string[] {
+  return logEntries(text)
+    .filter((entry) => typeof entry['level'] === 'number' && entry['level'] >= 40)
+    .map((entry) => JSON.stringify(entry));
 }
