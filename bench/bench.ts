@@ -319,7 +319,8 @@ async function runScenario(s: Scenario): Promise<RunOutcome> {
       nodeArgs: serverNodeArgs,
     });
     if (s.distributed) {
-      worker = await startProcess(ASSAY_COMMAND, ['worker'], { ...env, ASSAY_DATA_DIR: path.join(dir, 'worker') }, /worker listening on (http:\/\/\S+?)[\s)]/, {
+      // At info level, for the worker's line on each job's result file (it answers no API request to log).
+      worker = await startProcess(ASSAY_COMMAND, ['worker'], { ...env, ASSAY_DATA_DIR: path.join(dir, 'worker'), ASSAY_LOG_LEVEL: 'info' }, /worker listening on (http:\/\/\S+?)[\s)]/, {
         nodeArgs: serverNodeArgs,
       });
     }
@@ -339,6 +340,10 @@ async function runScenario(s: Scenario): Promise<RunOutcome> {
     await Promise.all([server.stop(), worker?.stop()]);
     // A warning (a loop stall, a failed cache write, a retried chunk) explains a run unlike the others.
     for (const line of [...server.warnings(), ...(worker?.warnings() ?? [])]) process.stderr.write(`  ${s.name}: ${line}\n`);
+    // How a distributed job's result file was made, and its cost after the last row (engine.ts).
+    for (const entry of worker?.logged('result file written') ?? []) {
+      process.stderr.write(`  ${s.name}: result file of ${String(entry['rows'])} rows from ${String(entry['from'])} in ${String(entry['ms'])} ms\n`);
+    }
     const wholeS = (firstDone - spawned + (performance.now() - stopping)) / 1000;
     return { first, warm, peakMb, startupMs: server.startedMs, wholeS };
   } finally {

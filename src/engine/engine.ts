@@ -399,6 +399,7 @@ export function createEngine(deps: EngineDeps): Engine {
 
   /** Finalizes a job whose finalization this node has claimed. */
   async function finalizeClaimed(jobId: string): Promise<void> {
+    const began = performance.now();
     const job = await store.getJob(jobId);
     const live = await takeLiveFile(jobId);
     if (!job || TERMINAL_STATUSES.has(job.status)) {
@@ -440,6 +441,14 @@ export function createEngine(deps: EngineDeps): Engine {
       });
     }
     if (!commit && !joined) await blobs.commit(resultId);
+    // How the file was made, and what it cost: all of it lies between the job's last row and its end.
+    log('info', 'result file written', {
+      job: jobId,
+      rows: info.lineCount,
+      bytes: info.bytes,
+      from: finished ? 'live file' : joined ? 'result segments' : 'stored rows',
+      ms: Math.round(performance.now() - began),
+    });
     await store.insertFile({
       id: resultId,
       ownerId: job.ownerId,
