@@ -8,7 +8,7 @@
  * writes the result file and sets `completed`, `error` (too many failed rows) or `user_error`
  * (a cause the user must fix, or a cancel).
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import type { Config } from '../config/config.js';
 import { AssayError, NotFoundError, ValidationError } from '../domain/errors.js';
@@ -19,7 +19,7 @@ import { csvRowOffsetBatches, rowOffsetBatches, type RowOffset } from '../datase
 import { watchLoopStalls, type LoopStallWatch } from '../observability/loop-stalls.js';
 import { defaultWorkers } from '../providers/endpoints.js';
 import type { ModelRegistry } from '../providers/registry.js';
-import type { BlobStore, PendingCommit, RowChunk, Store, TaskQueue } from './contracts.js';
+import type { BlobStore, PendingCommit, ResultSegment, RowChunk, Store, TaskQueue } from './contracts.js';
 import { ChunkAbandoned } from './chunk-abandoned.js';
 import { newFileId, newJobId } from './ids.js';
 import { createLimiter, createSlots, type Slots } from './limiter.js';
@@ -118,6 +118,8 @@ interface ActiveJob {
   liveFile: { id: string; file: LiveResultFile } | null;
   /** Chunks make result segments: the store keeps them, and other processes may run chunks too. */
   segmented: boolean;
+  /** The job's segments being kept by this process: its chunks wait for them before finalizing. */
+  segmentSaves: Set<Promise<void>>;
 }
 
 export function createEngine(deps: EngineDeps): Engine {
@@ -175,6 +177,12 @@ export function createEngine(deps: EngineDeps): Engine {
     await queue.cancel(job.id);
     const moved = await move(job.id, ['pending', 'queued', 'running'], status, message, { results: { error: message } });
     if (moved) log('warn', 'job failed', { job: job.id, status, message });
+    await dropSegments(job.id);
+  }
+
+  /** Forgets a job's result segments once it has ended; a failure leaves rows that no job reads. */
+  async function dropSegments(jobId: string): Promise<void> {
+    await store.resultSegments?.drop(jobId).catch((err: unknown) => log('warn', 'could not drop result segments', { job: jobId, err: String(err) }));
   }
 
   async function ownedJob(id: string, ownerId: string): Promise<JobRecord> {
@@ -238,6 +246,7 @@ export function createEngine(deps: EngineDeps): Engine {
       rowSlots,
       liveFile: openLiveFile(job, counts.done),
       segmented: store.resultSegments !== undefined && queue.local !== true,
+      segmentSaves: new Set(),
     };
   }
 
@@ -290,11 +299,25 @@ export function createEngine(deps: EngineDeps): Engine {
     const { writer } = state;
     // Each row written carries this run's id; a run that evaluates all of the chunk's rows keeps the
     // chunk's result segment, which stands for the rows while they carry its run.
-    const run = state.segmented ? randomUUID() : undefined;
+    const run = state.segmented ? randomBytes(9).toString('base64url') : undefined;
     const segment =
       run !== undefined && done.size === 0
         ? openResultSegment({ jobId: job.id, start: task.start, end: task.end, run, spec: job.spec, summary: summaryOptions })
         : null;
+    /**
+     * Keeps the segment as soon as its last row is judged, alongside that row's write rather than
+     * after it: a job's end, which may be another worker's, finds it kept. Kept before its rows are
+     * written is as good: until every row is written the job does not end, and a row never written
+     * (a crash) is written by another run, which the segment does not stand for.
+     */
+    const keep = (made: ResultSegment): void => {
+      const saving = store.resultSegments!.save(made).catch((err: unknown) => {
+        // Without it the job's end writes the file from the stored rows, as it would for a retry.
+        log('warn', 'could not keep a result segment', { job: job.id, start: task.start, err: String(err) });
+      });
+      state.segmentSaves.add(saving);
+      void saving.finally(() => state.segmentSaves.delete(saving));
+    };
     const inFlight: Promise<void>[] = [];
     let fatal: JobFatalError | null = null;
     const range = { from: task.start, until: task.end, columns: state.file.columns, ...(task.offset ? { start: task.offset } : {}) };
@@ -316,9 +339,10 @@ export function createEngine(deps: EngineDeps): Engine {
           if (state.abort.signal.aborted) return;
           state.progress.rowDone(result.outcome);
           deps.onRowFinished?.(result.outcome);
+          const made = segment?.add(row.index, row.data, result);
+          if (made && !lost?.aborted) keep(made);
           await writer.add({ ...result, input: row.data, run });
           state.liveFile?.file.add(row.index, row.data, result);
-          segment?.add(row.index, row.data, result);
         } catch (err) {
           if (!(err instanceof JobFatalError)) throw err;
           fatal ??= err;
@@ -344,11 +368,8 @@ export function createEngine(deps: EngineDeps): Engine {
       log('warn', 'a chunk went to another worker while it ran here (its lease ended); stopped it', { job: job.id, start: task.start });
       return;
     }
-    const made = segment?.finish();
-    if (made) {
-      // Without it the job's end writes the file from the stored rows, as it would for a retry.
-      await store.resultSegments?.save(made).catch((err: unknown) => log('warn', 'could not keep a result segment', { job: job.id, start: task.start, err: String(err) }));
-    }
+    // This process's segments of the job, this chunk's among them, are kept before it may end the job.
+    await Promise.all(state.segmentSaves);
     if ((await store.countRows(job.id)) >= job.rowCount) await finalize(job.id);
   }
 
@@ -381,7 +402,7 @@ export function createEngine(deps: EngineDeps): Engine {
       clearInterval(renewal);
     }
     // Kept while finalizing can fail and run again; once the job has ended they are never used.
-    await store.resultSegments?.drop(jobId).catch((err: unknown) => log('warn', 'could not drop result segments', { job: jobId, err: String(err) }));
+    await dropSegments(jobId);
   }
 
   /**

@@ -266,11 +266,11 @@ export function openLiveResultFile(opts: { spec: JobSpec; rowCount: number; dest
 /**
  * A chunk's result segment (contracts.ts, `ResultSegments`), made as the chunk's rows finish, in
  * any order: their lines and the summary state of their rows. Made only by a run that evaluates
- * every row of the chunk; `finish` gives null if any row is missing.
+ * every row of the chunk.
  */
 export interface SegmentBuilder {
-  add(index: number, data: Record<string, unknown>, result: RowResult): void;
-  finish(): ResultSegment | null;
+  /** Adds a finished row; returns the segment when this row was the last one missing, else null. */
+  add(index: number, data: Record<string, unknown>, result: RowResult): ResultSegment | null;
 }
 
 export function openResultSegment(opts: { jobId: string; start: number; end: number; run: string; spec: JobSpec; summary: SummaryOptions }): SegmentBuilder {
@@ -280,13 +280,10 @@ export function openResultSegment(opts: { jobId: string; start: number; end: num
   const summarizer = createSummarizer(opts.spec, opts.summary);
   return {
     add(index, data, result) {
-      if (index < start || index >= end || lines[index - start] !== undefined) return;
+      if (index < start || index >= end || lines[index - start] !== undefined) return null;
       lines[index - start] = resultLine(data, result);
-      filled++;
       summarizer.add(result);
-    },
-    finish() {
-      if (filled !== end - start) return null;
+      if (++filled < end - start) return null;
       return { jobId: opts.jobId, start, end, run: opts.run, lines: Buffer.from(lines.join('')), summary: summarizer.state() };
     },
   };

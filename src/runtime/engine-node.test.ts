@@ -176,3 +176,63 @@ describe('a distributed job\'s result file', () => {
     }
   });
 });
+
+describe('a distributed job that fails', () => {
+  it('leaves no result segments behind', async () => {
+    // Once a chunk has kept its segment, every call is refused: the job stops with a user error.
+    let saved = 0;
+    const judge = await startFakeProvider({
+      latencyMs: 2,
+      reply: (req) => (saved > 0 ? { status: 401, body: { error: { message: 'Invalid API key' } } } : validVerdictReply(req)),
+    });
+    const url = await db.createDatabase();
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'assay-segments-fail-'));
+    dirs.push(dataDir);
+    const config = loadConfig({ ASSAY_PROVIDER_BASE_URL: judge.url }, { dataDir, databaseUrl: url });
+    const backend = await openBackend(config, () => {});
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    const segments: ResultSegments = {
+      ...backend.store.resultSegments!,
+      save: async (segment) => {
+        await backend.store.resultSegments!.save(segment);
+        saved++;
+      },
+    };
+    const store = new Proxy(backend.store, {
+      get: (target, prop, receiver) => (prop === 'resultSegments' ? segments : (Reflect.get(target, prop, receiver) as unknown)),
+    });
+    const { engine } = createEngineNode(config, { store, blobs: backend.blobs, queue: backend.queue });
+    try {
+      await engine.start({ consume: true, resume: false });
+      const lines = Array.from({ length: 2000 }, (_, i) => `${JSON.stringify({ question: `#${i} why?`, answer: `because ${i}` })}\n`).join('');
+      const files = createFileService({ store, blobs: backend.blobs });
+      const file = await files.upload({ ownerId: 'owner', filename: 'data.jsonl', purpose: 'eval' }, Readable.from([Buffer.from(lines)]));
+      const job = await engine.createJob(
+        {
+          type: 'classify',
+          parameters: {
+            input_data_file_path: file.id,
+            judge: { model: 'failing-judge', model_source: 'serverless', system_template: 'Is {{question}} answered?', num_workers: 4 },
+            model_to_evaluate: 'answer',
+            labels: ['yes', 'no'],
+            pass_labels: ['yes'],
+          },
+        },
+        'owner',
+      );
+      const done = await waitFor(async () => {
+        const now = await store.getJob(job.id);
+        return now && ['completed', 'error', 'user_error'].includes(now.status) ? now : undefined;
+      }, { what: 'the job to end' });
+      expect(done.status).toBe('user_error');
+      expect(saved).toBeGreaterThan(0);
+      expect((await admin.query('SELECT 1 FROM result_segments')).rowCount).toBe(0);
+    } finally {
+      await engine.close();
+      await backend.close();
+      await admin.end();
+      await judge.close();
+    }
+  });
+});

@@ -140,6 +140,11 @@ describe('result segments in PostgreSQL', () => {
       const joined = await s.store.resultSegments!.commitFile('job', 'file-whole', 200);
       expect(joined?.bytes).toBe([a, b, c, d].reduce((n, g) => n + g.lines.length, 0));
       expect(joined?.summaries).toHaveLength(4);
+      // A segment that comes after the job ended (a chunk that was still running) is not kept.
+      await s.store.resultSegments!.drop('job');
+      await s.store.transitionJob('job', ['running'], { status: 'user_error', message: 'failed', timestamp: 't' });
+      await s.store.resultSegments!.save(a);
+      expect((await s.pool.query('SELECT 1 FROM result_segments')).rowCount).toBe(0);
     } finally {
       await s.close();
     }

@@ -11,7 +11,7 @@
 import type pg from 'pg';
 import type { ResultSegments } from '../../engine/contracts.js';
 import type { SummaryState } from '../../stats/aggregate.js';
-import { inTransaction } from './pg-sql.js';
+import { inTransaction, UNFINISHED } from './pg-sql.js';
 
 /** About the size of the blob store's chunks: segments are joined in groups of this many bytes. */
 const FILE_CHUNK_BYTES = 1024 * 1024;
@@ -50,8 +50,10 @@ const JOIN_INTO_FILE = `
 export function segmentMethods(pool: pg.Pool): ResultSegments {
   return {
     async save(segment) {
+      // Not for a job that has ended: its segments were dropped, or are about to be.
       await pool.query(
-        `INSERT INTO result_segments (job_id, row_start, row_end, run, lines, summary) VALUES ($1, $2, $3, $4, $5, $6)
+        `INSERT INTO result_segments (job_id, row_start, row_end, run, lines, summary)
+         SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM jobs WHERE id = $1 AND ${UNFINISHED})
          ON CONFLICT (job_id, row_start) DO UPDATE SET row_end = excluded.row_end, run = excluded.run, lines = excluded.lines, summary = excluded.summary`,
         [segment.jobId, segment.start, segment.end, segment.run, segment.lines, JSON.stringify(segment.summary)],
       );

@@ -77,3 +77,6 @@ export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient
 export function ident(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
+
+/** A job not yet in a terminal status, as a condition on the `jobs` table. */
+export const UNFINISHED = `status NOT IN ('completed', 'error', 'user_error')`;

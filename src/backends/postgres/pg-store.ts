@@ -12,13 +12,12 @@ import { toFile, toJob, toKey, transitioned, type FileRow, type JobRow, type Key
 import { rowMethods } from './pg-rows.js';
 import { segmentMethods } from './pg-segments.js';
 import { migrate } from './pg-schema.js';
-import { createPool, DEFAULT_CONNECT_TIMEOUT_MS, describeDatabase, inTransaction, type PoolOptions } from './pg-sql.js';
+import { createPool, DEFAULT_CONNECT_TIMEOUT_MS, describeDatabase, inTransaction, UNFINISHED, type PoolOptions } from './pg-sql.js';
 import { CACHE_WRITE_DELAY_MS, cacheWriteBatchLimit, createCacheWriteFailures } from '../cache-writes.js';
 
 export type PostgresStoreOptions = PoolOptions;
 
 const JOB_COLUMNS = 'id, owner_id, type, status, status_updates, parameters, spec, row_count, results, cancel_requested, created_at, updated_at';
-const UNFINISHED = `status NOT IN ('completed', 'error', 'user_error')`;
 
 /**
  * Connects to `url`, brings the schema up to date and returns the store.
