@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { describeStoreContract, jobRecord } from '../../../test/contract/store-contract.js';
 import { getTestDatabase, type TestDatabase } from '../../../test/support/postgres.js';
 import type { RowResult } from '../../domain/types.js';
@@ -185,3 +185,29 @@ function row(rowIndex: number, patch: Partial<RowResult> = {}): RowResult {
     ...patch,
   };
 }
+
+describe('postgres call cache lookups', () => {
+  it('reads the lookups asked for in one turn with one statement, each answered with its own entry', async () => {
+    const url = await db.createDatabase();
+    const store = await openPostgresStore(url, { max: 4 });
+    const query = vi.spyOn(pg.Pool.prototype, 'query');
+    try {
+      for (let i = 0; i < 30; i += 3) await store.putCachedCall(`key-${i}`, { content: `reply ${i}`, usage: { promptTokens: i, completionTokens: 1 } }, 1000);
+      await store.flushCachedCalls();
+      query.mockClear();
+      // Thirty keys, every third stored, one asked for twice.
+      const keys = [...Array.from({ length: 30 }, (_, i) => `key-${i}`), 'key-3'];
+      const found = await Promise.all(keys.map((key) => store.getCachedCall(key)));
+      expect(found.map((hit) => hit?.content ?? null)).toEqual(keys.map((key) => (Number(key.slice(4)) % 3 === 0 ? `reply ${key.slice(4)}` : null)));
+      expect(found[3]?.usage).toEqual({ promptTokens: 3, completionTokens: 1 });
+      const reads = query.mock.calls.filter(([sql]) => typeof sql === 'string' && sql.includes('FROM call_cache'));
+      expect(reads).toHaveLength(1);
+      // Lookups of a later turn go in a statement of their own.
+      expect((await store.getCachedCall('key-6'))?.content).toBe('reply 6');
+      expect(query.mock.calls.filter(([sql]) => typeof sql === 'string' && sql.includes('FROM call_cache'))).toHaveLength(2);
+    } finally {
+      query.mockRestore();
+      await store.close();
+    }
+  });
+});

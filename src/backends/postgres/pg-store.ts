@@ -104,6 +104,38 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
     }
   }
   const flushCachedCalls = (): Promise<void> => (cacheFlushes = cacheFlushes.then(writeCachedCalls));
+
+  type CacheRow = { key: string; content: string; usage: string | null };
+  /**
+   * Lookups asked for in this turn of the event loop, by key, read with one statement at its end.
+   * A busy worker asks for one a row, and a statement is a socket write that wakes a PostgreSQL
+   * backend: on two cores shared with the database, those writes were a quarter of the worker's
+   * CPU a row (docs/benchmarks.md, step 41).
+   */
+  let lookups: Map<string, Array<{ found: (row: CacheRow | undefined) => void; failed: (err: unknown) => void }>> | null = null;
+  const lookUp = (key: string): Promise<CacheRow | undefined> =>
+    new Promise((found, failed) => {
+      if (lookups === null) {
+        lookups = new Map();
+        setImmediate(readLookups);
+      }
+      const waiting = lookups.get(key);
+      if (waiting) waiting.push({ found, failed });
+      else lookups.set(key, [{ found, failed }]);
+    });
+  function readLookups(): void {
+    const batch = lookups!;
+    lookups = null;
+    pool.query<CacheRow>('SELECT key, content, usage FROM call_cache WHERE key = ANY($1::text[])', [[...batch.keys()]]).then(
+      ({ rows }) => {
+        const byKey = new Map(rows.map((row) => [row.key, row]));
+        for (const [key, waiting] of batch) for (const w of waiting) w.found(byKey.get(key));
+      },
+      (err: unknown) => {
+        for (const waiting of batch.values()) for (const w of waiting) w.failed(err);
+      },
+    );
+  }
   const one = async <R extends pg.QueryResultRow>(sql: string, args: unknown[]): Promise<R | undefined> => (await pool.query<R>(sql, args)).rows[0];
   const changed = async (sql: string, args: unknown[]): Promise<boolean> => ((await pool.query(sql, args)).rowCount ?? 0) > 0;
 
@@ -230,7 +262,7 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
     async getCachedCall(key) {
       const waiting = cacheWrites.get(key) ?? cacheWriting.get(key);
       if (waiting) return waiting.value;
-      const row = await one<{ content: string; usage: string | null }>('SELECT content, usage FROM call_cache WHERE key = $1', [key]);
+      const row = await lookUp(key);
       if (!row) return undefined;
       cacheTouches.set(key, cacheClock());
       cacheTimer ??= setTimeout(() => void flushCachedCalls(), CACHE_WRITE_DELAY_MS);
