@@ -186,6 +186,62 @@ function row(rowIndex: number, patch: Partial<RowResult> = {}): RowResult {
   };
 }
 
+describe('postgres call cache size', () => {
+  it('is kept exact by the writes of two stores at once, entries written again and evictions included', async () => {
+    const url = await db.createDatabase();
+    const [a, b] = await Promise.all([openPostgresStore(url, { max: 4 }), openPostgresStore(url, { max: 4 })]);
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    const size = async () => {
+      const { rows } = await client.query<{ kept: string; counted: string }>(
+        'SELECT (SELECT n FROM call_cache_size) AS kept, (SELECT count(*) FROM call_cache) AS counted',
+      );
+      return { kept: Number(rows[0]!.kept), counted: Number(rows[0]!.counted) };
+    };
+    try {
+      // Overlapping keys from both stores, each writing some of its own twice.
+      const put = (s: typeof a, from: number, to: number, bound: number) =>
+        Promise.all(Array.from({ length: to - from }, (_, i) => s.putCachedCall(`key-${from + i}`, { content: `v${from + i}`, usage: null }, bound)));
+      await Promise.all([put(a, 0, 600, 10_000), put(b, 300, 900, 10_000), put(a, 500, 700, 10_000)]);
+      await Promise.all([a.flushCachedCalls(), b.flushCachedCalls()]);
+      expect(await size()).toEqual({ kept: 900, counted: 900 });
+      // A bound of 500 evicts down to 90% of it once the size is next checked.
+      await put(b, 900, 1_100, 500);
+      await b.flushCachedCalls();
+      const after = await size();
+      expect(after.kept).toBe(after.counted);
+      expect(after.counted).toBeLessThanOrEqual(500);
+    } finally {
+      await client.end();
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('starts counting from the entries a database of the version before already holds', async () => {
+    const url = await db.createDatabase();
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      // A database migrated up to the version before, with entries in its cache.
+      await client.query('CREATE TABLE schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
+      for (const m of MIGRATIONS.filter((m) => m.version < 7)) {
+        await client.query(m.sql);
+        await client.query('INSERT INTO schema_migrations (version) VALUES ($1)', [m.version]);
+      }
+      await client.query(`INSERT INTO call_cache (key, content, last_used) SELECT 'k' || i, 'v', i FROM generate_series(1, 250) i`);
+      const store = await openPostgresStore(url);
+      await store.putCachedCall('new', { content: 'v', usage: null }, 100);
+      await store.flushCachedCalls();
+      await store.close();
+      // Past the bound of 100 at the first check: evicted to 90.
+      const { rows } = await client.query<{ kept: string; counted: string }>('SELECT (SELECT n FROM call_cache_size) AS kept, (SELECT count(*) FROM call_cache) AS counted');
+      expect([Number(rows[0]!.kept), Number(rows[0]!.counted)]).toEqual([90, 90]);
+    } finally {
+      await client.end();
+    }
+  });
+});
+
 describe('postgres call cache lookups', () => {
   it('reads the lookups asked for in one turn with one statement, each answered with its own entry', async () => {
     const url = await db.createDatabase();

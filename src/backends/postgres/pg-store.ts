@@ -88,11 +88,12 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
           entries.map(([, e]) => e.lastUsed),
         ],
       );
-      // Several processes share the table, so the bound is checked by count now and then, not kept in memory.
+      // Several processes share the table, so the bound is checked now and then against the size
+      // the table's triggers keep (pg-schema.ts), not kept in memory.
       cachePuts += entries.length;
       if (cachePuts >= CACHE_CHECK_EVERY || cacheBound <= CACHE_CHECK_EVERY) {
         cachePuts = 0;
-        const n = Number((await one<{ n: string }>('SELECT COUNT(*) AS n FROM call_cache', []))?.n ?? 0);
+        const n = Number((await one<{ n: string }>('SELECT n FROM call_cache_size WHERE id = 1', []))?.n ?? 0);
         if (n > cacheBound) {
           await pool.query('DELETE FROM call_cache WHERE key IN (SELECT key FROM call_cache ORDER BY last_used LIMIT $1)', [n - Math.floor(cacheBound * 0.9)]);
         }
