@@ -19,6 +19,7 @@ import { csvRowOffsetBatches, rowOffsetBatches, type RowOffset } from '../datase
 import { watchLoopStalls, type LoopStallWatch } from '../observability/loop-stalls.js';
 import { defaultWorkers } from '../providers/endpoints.js';
 import type { ModelRegistry } from '../providers/registry.js';
+import { createSummarizer } from '../stats/aggregate.js';
 import type { BlobStore, PendingCommit, ResultSegment, RowChunk, Store, TaskQueue } from './contracts.js';
 import { ChunkAbandoned } from './chunk-abandoned.js';
 import { newFileId, newJobId } from './ids.js';
@@ -27,7 +28,6 @@ import { checkAgainstDataset, compileJob } from './prepare.js';
 import { createProgress, progressFromStore, type JobProgress, type ProgressTracker } from './progress.js';
 import { createRowWriter, type RowWriter } from './row-writer.js';
 import { openLiveResultFile, openResultSegment, writeResultFile, type LiveResultFile, type ResultFileInfo } from './result-file.js';
-import { createSummarizer } from '../stats/aggregate.js';
 import { callsOf, neededSecrets } from './secrets.js';
 import { evaluateRow, JobFatalError, type BoundModel, type RowContext } from './row-evaluator.js';
 

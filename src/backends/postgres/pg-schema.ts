@@ -170,6 +170,8 @@ export const MIGRATIONS: readonly Migration[] = [
         summary text NOT NULL,
         PRIMARY KEY (job_id, row_start)
       );
+      -- Kept only until the job ends: not compressed, which would cost once more when they are joined.
+      ALTER TABLE result_segments ALTER COLUMN lines SET STORAGE EXTERNAL;
       CREATE FUNCTION assay_save_rows(p_job text, p_index int[], p_outcome text[], p_label text[], p_score float8[], p_choice text[],
                                       p_generation_failures int[], p_judge_failures int[], p_usage text[], p_fields text[], p_input text[],
                                       p_run text[])
