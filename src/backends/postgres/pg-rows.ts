@@ -21,8 +21,18 @@ const PAGE = 1000;
  */
 const SAVE_BATCH = 2000;
 
-/** A batch of row results: `assay_save_rows` (pg-schema.ts) takes the job's lock and upserts. */
-const SAVE = 'SELECT assay_save_rows($1, $2::int[], $3::text[], $4::text[], $5::float8[], $6::text[], $7::int[], $8::int[], $9::text[], $10::text[], $11::text[], $12::text[])';
+/**
+ * A batch of row results: `assay_save_rows` (pg-schema.ts) takes the job's lock and upserts. The
+ * JSON columns (usage, fields, input) go as one string each, the rows' values joined by U+001E,
+ * and the statement splits them: sent as text arrays, every quote and backslash of every value
+ * was escaped by `pg` (20 µs a row in a distributed worker, docs/benchmarks.md). JSON text never
+ * holds U+001E raw (JSON.stringify escapes control characters) and is never empty, so an empty
+ * piece is a row without that value: NULL. (A batch of one row without input sends '', which
+ * splits into no element at all; `unnest` fills the missing one with NULL.)
+ */
+const SAVE = `SELECT assay_save_rows($1, $2::int[], $3::text[], $4::text[], $5::float8[], $6::text[], $7::int[], $8::int[],
+  string_to_array($9, chr(30), ''), string_to_array($10, chr(30), ''), string_to_array($11, chr(30), ''), $12::text[])`;
+const SEPARATOR = '\u001e';
 
 const DELETE = `
   WITH gone AS (
@@ -49,9 +59,9 @@ function saveParams(jobId: string, rows: readonly RowResult[]): unknown[] {
     rows.map((r) => r.choice),
     rows.map((r) => r.generationFailures),
     rows.map((r) => r.judgeFailures),
-    rows.map((r) => JSON.stringify(r.usage)),
-    rows.map((r) => JSON.stringify(r.fields)),
-    rows.map((r) => (r.input ? JSON.stringify(r.input) : null)),
+    rows.map((r) => JSON.stringify(r.usage) ?? '').join(SEPARATOR),
+    rows.map((r) => JSON.stringify(r.fields)).join(SEPARATOR),
+    rows.map((r) => (r.input ? JSON.stringify(r.input) : '')).join(SEPARATOR),
     rows.map((r) => r.run ?? null),
   ];
 }

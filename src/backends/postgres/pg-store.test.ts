@@ -86,6 +86,38 @@ describe('postgres store across processes', () => {
     }
   });
 
+  it('writes a batch whose rows have and lack inputs, with separators, quotes and backslashes inside values', async () => {
+    const url = await db.createDatabase();
+    const store = await openPostgresStore(url);
+    try {
+      const tricky = 'a \u001e record separator, "quotes", a \\ backslash, a \u0000 and {braces}, and a comma,';
+      await store.saveRows('eval-1', [
+        { ...row(0), input: { q: tricky }, fields: { feedback: tricky } },
+        { ...row(1), input: undefined, fields: { feedback: '' } },
+        { ...row(2), input: { q: '' }, fields: {} },
+      ]);
+      // A batch of one row without input.
+      await store.saveRows('eval-1', [{ ...row(3), input: undefined, fields: { n: 3 } }]);
+      const { rows } = await store.queryRows('eval-1', { offset: 0, limit: 10 });
+      expect(rows.map((r) => [r.rowIndex, r.input ?? null, r.fields])).toEqual([
+        [0, { q: tricky }, { feedback: tricky }],
+        [1, null, { feedback: '' }],
+        [2, { q: '' }, {}],
+        [3, null, { n: 3 }],
+      ]);
+      // A row written again without its input keeps the one stored before: a missing input is NULL.
+      await store.saveRows('eval-1', [{ ...row(0), input: undefined, fields: { again: true } }]);
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      const stored = await client.query<{ row_index: number; missing: boolean }>('SELECT row_index, input IS NULL AS missing FROM rows ORDER BY row_index');
+      await client.end();
+      expect(stored.rows.map((r) => r.missing)).toEqual([false, true, false, true]);
+      expect((await store.queryRows('eval-1', { offset: 0, limit: 1 })).rows[0]?.input).toEqual({ q: tricky });
+    } finally {
+      await store.close();
+    }
+  });
+
   it('writes cache entries behind, many to a statement; another process sees them once written', async () => {
     const url = await db.createDatabase();
     const [a, b] = await Promise.all([openPostgresStore(url), openPostgresStore(url)]);
