@@ -94,10 +94,10 @@ interface RunOutcome {
 }
 
 const args = process.argv.slice(2);
-// Node options for the assay server only, e.g. BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"
-// for a CPU profile of each of its threads (NODE_OPTIONS does not allow --cpu-prof).
 /** The `assay` command as users run it: the bundle `npm run build` makes (scripts/bundle.mjs). */
 const ASSAY_COMMAND = 'dist/bundle/main.js';
+// Node options for the assay server only, e.g. BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"
+// for a CPU profile of each of its threads (NODE_OPTIONS does not allow --cpu-prof).
 const serverNodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 const option = (name: string): string | undefined => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
 const only = option('--only');

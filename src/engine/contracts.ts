@@ -156,12 +156,12 @@ export interface ResultSegment {
 }
 
 /**
- * A job's result segments, kept until the job is finalized. A segment stands for its rows only
+ * A job's result segments, kept until the job ends (finalized or failed). A segment stands for its rows only
  * while every stored row of its range carries its run: a row written again afterwards (by another
  * worker that took the chunk over, or by a retry) makes the job's file be written the usual way.
  */
 export interface ResultSegments {
-  /** Keeps a chunk's segment, replacing one kept for the same chunk before. */
+  /** Keeps a chunk's segment, replacing one kept for the same chunk before; none for a job that has ended. */
   save(segment: ResultSegment): Promise<void>;
   /**
    * Commits the job's result file, as file `fileId`, joined from its segments, when they stand for

@@ -111,7 +111,7 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
    * Lookups asked for in this turn of the event loop, by key, read with one statement at its end.
    * A busy worker asks for one a row, and a statement is a socket write that wakes a PostgreSQL
    * backend: on two cores shared with the database, those writes were a quarter of the worker's
-   * CPU a row (docs/benchmarks.md, step 41).
+   * CPU a row (docs/benchmarks.md, step 42).
    */
   let lookups: Map<string, Array<{ found: (row: CacheRow | undefined) => void; failed: (err: unknown) => void }>> | null = null;
   const lookUp = (key: string): Promise<CacheRow | undefined> =>
