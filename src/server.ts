@@ -10,6 +10,7 @@ import { ChunkAbandoned } from './engine/chunk-abandoned.js';
 import type { Engine, EngineDeps } from './engine/engine.js';
 import { createFileService } from './engine/file-service.js';
 import { createMetrics } from './observability/metrics.js';
+import { processMetrics } from './observability/process-metrics.js';
 import { openBackend, type Backend } from './runtime/backend.js';
 import type { ThreadedEngine } from './runtime/engine-thread.js';
 import { registerHealthRoutes } from './runtime/health.js';
@@ -62,7 +63,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
 async function start(config: Config, opts: ServerOptions, opened: Opened): Promise<RunningServer> {
   let app: FastifyInstance | undefined;
   let closing: Promise<void> | undefined;
-  const metrics = createMetrics();
+  const metrics = createMetrics({ processMetrics });
   // With workers (embedded, or a distributed API node that also works): jobs run on the engine
   // thread, which opens its own backend and queue, and this loop only serves the API.
   const threaded = config.serveWorkers && config.engineThread;

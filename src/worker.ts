@@ -7,6 +7,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Config } from './config/config.js';
 import { ChunkAbandoned, type Engine } from './engine/engine.js';
 import { createMetrics } from './observability/metrics.js';
+import { processMetrics } from './observability/process-metrics.js';
 import { openBackend } from './runtime/backend.js';
 import { createEngineNode } from './runtime/engine-node.js';
 import { registerHealthRoutes } from './runtime/health.js';
@@ -27,7 +28,7 @@ export async function startWorker(config: Config): Promise<RunningWorker> {
   }
   const app = Fastify({ logger: { level: config.logLevel }, schemaController: NO_SCHEMA_COMPILERS });
   let closing: Promise<void> | undefined;
-  const metrics = createMetrics();
+  const metrics = createMetrics({ processMetrics });
   const backend = await openBackend(config, (err, task) => {
     if (!(err instanceof ChunkAbandoned)) app.log.error({ err, job: task.jobId }, 'chunk task failed');
   });

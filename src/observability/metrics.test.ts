@@ -3,7 +3,7 @@ import { createMetrics } from './metrics.js';
 
 describe('metrics', () => {
   it('counts blocks of the event loop that runs rows, and the time they took', async () => {
-    const metrics = createMetrics({ processMetrics: false });
+    const metrics = createMetrics();
     metrics.loopStalled(1500);
     metrics.loopStalled(2250);
     const text = await metrics.render();

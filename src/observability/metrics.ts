@@ -2,9 +2,10 @@
  * Prometheus metrics through prom-client, on a registry of their own (no global state), so an API
  * node and a worker in one test process do not share counters.
  */
-import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import type { JobStatus, RowResult } from '../domain/types.js';
 import type { ChatModel } from '../providers/chat-model.js';
+import { Counter, Gauge, Histogram, Registry } from './prom-client-parts.js';
 
 export interface MetricsSources {
   /** Jobs per status, read at scrape time. */
@@ -39,12 +40,14 @@ export interface Metrics {
 }
 
 /**
- * @param opts.processMetrics Node's default process metrics (CPU, memory, event loop); off in a
- *   thread whose metrics are merged into its process's, so they are not counted twice.
+ * @param opts.processMetrics adds Node's default process metrics (CPU, memory, event loop) to the
+ *   registry: `processMetrics` from process-metrics.ts, given by the thread that answers scrapes.
+ *   Left out in a thread whose metrics are merged into its process's, so they are not counted
+ *   twice (and that thread does not load them).
  */
-export function createMetrics(opts: { processMetrics?: boolean } = {}): Metrics {
+export function createMetrics(opts: { processMetrics?: (registry: Registry) => void } = {}): Metrics {
   const registry = new Registry();
-  if (opts.processMetrics !== false) collectDefaultMetrics({ register: registry });
+  opts.processMetrics?.(registry);
   let sources: MetricsSources = {};
   let remote: RemoteMetrics | null = null;
   const labelOf = (label: string) => sources.endpointLabel?.(label) ?? label;
@@ -105,7 +108,11 @@ export function createMetrics(opts: { processMetrics?: boolean } = {}): Metrics 
     async render() {
       if (remote === null) return registry.metrics();
       // Disjoint metric names on each side, so the default aggregation (a sum) merges them as they are.
-      const [own, other] = await Promise.all([registry.getMetricsAsJSON(), remote().catch(() => [])]);
+      const [own, other, { default: AggregatorRegistry }] = await Promise.all([
+        registry.getMetricsAsJSON(),
+        remote().catch(() => []),
+        import('prom-client/lib/cluster.js'),
+      ]);
       return AggregatorRegistry.aggregate([own, other]).metrics();
     },
     setRemote(next) {

@@ -17,7 +17,7 @@ export const MAX_REPLY_BYTES = 16 * 1024 * 1024;
 export const AGENT_OPTIONS = { maxResponseSize: MAX_REPLY_BYTES } as const;
 
 export function withRedirects(dispatcher: Dispatcher): Dispatcher {
-  return dispatcher.compose(undici().interceptors.redirect({ maxRedirections: MAX_REDIRECTIONS }));
+  return dispatcher.compose(undici().redirect({ maxRedirections: MAX_REDIRECTIONS }));
 }
 
 let shared: Dispatcher | undefined;

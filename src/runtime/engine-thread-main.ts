@@ -67,7 +67,7 @@ const backend = await openBackend(
   { backgroundCheckpoints: 'running' },
 );
 // The process-wide metrics (CPU, memory, event loop) are the main thread's.
-const metrics = createMetrics({ processMetrics: false });
+const metrics = createMetrics();
 const security = createSecurity(config, backend.store, { serving: true, onSharedChange: () => metrics.resetEndpointSeries() });
 // Whether keys exist decides the SSRF guard and the endpoint labels: learn it before the first job.
 await security.keyring.keysExist();

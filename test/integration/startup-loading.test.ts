@@ -2,7 +2,10 @@
  * What a server loads before it listens, which is most of its startup time:
  * - the HTTP client of model calls (undici) only where rows run: a node that only serves the API
  *   (a distributed API node, `serve --no-workers`) never loads it, and a node that runs rows loads
- *   it when its engine starts consuming, before its first job;
+ *   it when its engine starts consuming, before its first job; and then only the parts assay uses,
+ *   never the package's index (fetch, WebSocket and the rest: see undici-module.ts);
+ * - of prom-client, neither the Pushgateway (which loads node:http, node:https and node:zlib) nor
+ *   the Summary, which assay does not use (see prom-client-parts.ts);
  * - never fastify's schema compilers (ajv, fast-json-stringify), which no assay route uses.
  *
  * Module loading is per process, and this test process has these loaded already (the fake judge
@@ -35,9 +38,24 @@ const server = await startServer(config);
 const cache = createRequire(process.cwd() + sep).cache;
 const loaded = (pkg) => Object.keys(cache).some((file) => file.includes(sep + 'node_modules' + sep + pkg + sep));
 await server.close();
-const report = { listening: server.url.startsWith('http://'), undiciLoaded: loaded('undici'), schemaCompilersLoaded: loaded('ajv') || loaded('@fastify' + sep + 'fast-json-stringify-compiler') };
+const has = (file) => Object.keys(cache).some((f) => f.endsWith(sep + 'node_modules' + sep + file.split('/').join(sep)));
+const report = {
+  listening: server.url.startsWith('http://'),
+  undiciLoaded: loaded('undici'),
+  undiciIndexLoaded: has('undici/index.js'),
+  promClientUnusedLoaded: has('prom-client/lib/pushgateway.js') || has('prom-client/lib/summary.js'),
+  schemaCompilersLoaded: loaded('ajv') || loaded('@fastify' + sep + 'fast-json-stringify-compiler'),
+};
 process.stdout.write('\\nREPORT ' + JSON.stringify(report) + '\\n');
 `;
+
+interface Report {
+  listening: boolean;
+  undiciLoaded: boolean;
+  undiciIndexLoaded: boolean;
+  promClientUnusedLoaded: boolean;
+  schemaCompilersLoaded: boolean;
+}
 
 describe('what a server loads before it listens', () => {
   const dirs: string[] = [];
@@ -45,7 +63,7 @@ describe('what a server loads before it listens', () => {
     for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
   });
 
-  async function startAndReport(workers: boolean): Promise<{ listening: boolean; undiciLoaded: boolean }> {
+  async function startAndReport(workers: boolean): Promise<Report> {
     const dataDir = await mkdtemp(join(tmpdir(), 'assay-loading-'));
     dirs.push(dataDir);
     const { stdout } = await run(process.execPath, ['--input-type=module', '-e', SCRIPT], {
@@ -61,14 +79,14 @@ describe('what a server loads before it listens', () => {
     // The server logs to stdout as well: the report is the line marked for it.
     const report = /^REPORT (.*)$/m.exec(stdout);
     expect(report, stdout).not.toBeNull();
-    return JSON.parse(report![1]!) as { listening: boolean; undiciLoaded: boolean; schemaCompilersLoaded: boolean };
+    return JSON.parse(report![1]!) as Report;
   }
 
   it('a node that only serves the API: not the HTTP client of model calls, nor schema compilers', async () => {
-    expect(await startAndReport(false)).toEqual({ listening: true, undiciLoaded: false, schemaCompilersLoaded: false });
+    expect(await startAndReport(false)).toEqual({ listening: true, undiciLoaded: false, undiciIndexLoaded: false, promClientUnusedLoaded: false, schemaCompilersLoaded: false });
   });
 
-  it('a node that runs rows: the HTTP client, before its first job, but no schema compilers', async () => {
-    expect(await startAndReport(true)).toEqual({ listening: true, undiciLoaded: true, schemaCompilersLoaded: false });
+  it('a node that runs rows: the parts of the HTTP client it uses, before its first job, but no schema compilers', async () => {
+    expect(await startAndReport(true)).toEqual({ listening: true, undiciLoaded: true, undiciIndexLoaded: false, promClientUnusedLoaded: false, schemaCompilersLoaded: false });
   });
 });
