@@ -1,5 +1,5 @@
 /** The checkpointer thread (see checkpointer.ts): its own connection, a PASSIVE checkpoint at a time. */
-import Database from 'better-sqlite3';
+import { Database } from './sqlite-module.js';
 import { parentPort, workerData } from 'node:worker_threads';
 import { yieldToTheApi } from '../../runtime/thread-priority.js';
 

@@ -39,7 +39,8 @@ describe('the data folder lock', () => {
     const lockModule = new URL('../../../dist/backends/embedded/folder-lock.js', import.meta.url).href;
     const holder = spawn(
       process.execPath,
-      ['--input-type=module', '-e', `import { lockDataFolder } from ${JSON.stringify(lockModule)}; lockDataFolder(process.argv[1]); process.stdout.write('held'); setInterval(() => {}, 1000);`, folder],
+      // The holder drops its FolderLock object and collects garbage: the lock is the process's.
+      ['--expose-gc', '--input-type=module', '-e', `import { lockDataFolder } from ${JSON.stringify(lockModule)}; lockDataFolder(process.argv[1]); globalThis.gc(); process.stdout.write('held'); setInterval(() => {}, 1000);`, folder],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     try {

@@ -8,10 +8,17 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import { Database } from './sqlite-module.js';
 import { AssayError } from '../../domain/errors.js';
 
 export const FOLDER_LOCK_FILE = 'runner.lock';
+
+/**
+ * The open lock files, until released. better-sqlite3 closes a connection that is garbage
+ * collected, which would drop the lock while the process still runs: a caller that let go of its
+ * `FolderLock` object (it has nothing to call on it until it releases) must not lose the folder.
+ */
+const held = new Set<InstanceType<typeof Database>>();
 
 export interface FolderLock {
   /** Lets another process take the folder. */
@@ -35,8 +42,10 @@ export function lockDataFolder(dir: string): FolderLock {
       { code: 'data_folder_in_use', cause: err },
     );
   }
+  held.add(db);
   return {
     release: () => {
+      held.delete(db);
       if (db.open) db.close();
     },
   };

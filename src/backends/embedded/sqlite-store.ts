@@ -2,7 +2,8 @@
  * The embedded Store: one SQLite file (WAL mode) under the data directory. better-sqlite3 is
  * synchronous; the async contract lets a networked store implement the same interface.
  */
-import Database from 'better-sqlite3';
+import type Sqlite from 'better-sqlite3';
+import { Database } from './sqlite-module.js';
 import type { JobListQuery, Store } from '../../engine/contracts.js';
 import { sha256Hex, type CachedCall } from '../../providers/call-cache.js';
 import type { JobStatus, RowCounts, RowResult, StatusUpdate } from '../../domain/types.js';
@@ -161,7 +162,7 @@ const WAL_SWITCH_RETRY_MS = 10;
  * SQLite refuses the wait rather than deadlock. The loser tries again a moment later and finds
  * the file switched.
  */
-function useWal(db: Database.Database): void {
+function useWal(db: Sqlite.Database): void {
   for (let attempt = 1; ; attempt++) {
     try {
       db.pragma('journal_mode = WAL');
@@ -182,7 +183,7 @@ function useWal(db: Database.Database): void {
  * outside the lock, two of them would both apply it, and the second fail ("table files already
  * exists").
  */
-function migrate(db: Database.Database): void {
+function migrate(db: Sqlite.Database): void {
   /** Applies the next migration, if one is due; says whether it did. */
   const step = db.transaction((): boolean => {
     const version = db.pragma('user_version', { simple: true }) as number;
@@ -246,7 +247,7 @@ export interface SqliteStoreOptions {
 }
 
 export function openSqliteStore(file: string, opts: SqliteStoreOptions = {}): Store {
-  let db: Database.Database | undefined;
+  let db: Sqlite.Database | undefined;
   try {
     db = new Database(file);
     prepareFile(db, opts);
@@ -259,7 +260,7 @@ export function openSqliteStore(file: string, opts: SqliteStoreOptions = {}): St
 }
 
 /** Settings, and the file brought up to the last migration. */
-function prepareFile(db: Database.Database, opts: SqliteStoreOptions): void {
+function prepareFile(db: Sqlite.Database, opts: SqliteStoreOptions): void {
   // First, so that a connection opened while another process or thread opens the same file waits
   // for it instead of failing at once.
   db.pragma('busy_timeout = 5000');
@@ -273,7 +274,7 @@ function prepareFile(db: Database.Database, opts: SqliteStoreOptions): void {
 }
 
 /** The store's statements and operations on an opened, migrated file. */
-function storeOn(db: Database.Database): Store {
+function storeOn(db: Sqlite.Database): Store {
   const q = {
     insertFile: db.prepare(
       `INSERT INTO files (id, owner_id, filename, purpose, format, bytes, line_count, columns, state, created_at)
@@ -345,7 +346,7 @@ function storeOn(db: Database.Database): Store {
     anyKey: db.prepare(`SELECT 1 FROM api_keys WHERE revoked_at IS NULL LIMIT 1`),
   };
 
-  const listJobsStatements = new Map<string, Database.Statement>();
+  const listJobsStatements = new Map<string, Sqlite.Statement>();
   /** Recency of cache entries: a counter, so two uses in one millisecond still order. */
   let cacheClock = Date.now() * 1000;
   let cacheEntries: number | undefined;
