@@ -157,6 +157,17 @@ export interface RowResult {
   run?: string;
   /** The fields this row adds to the result file (generations, verdict, feedback, audit). */
   fields: Record<string, unknown>;
+  /**
+   * `input` and `fields` as JSON text, when the engine has made them for the row's line in the
+   * result file: the stores write these instead of serializing the same objects again.
+   */
+  json?: RowJson;
+}
+
+/** A finished row's input and fields as JSON text (`JSON.stringify` of each), made once per row. */
+export interface RowJson {
+  input: string;
+  fields: string;
 }
 
 /**

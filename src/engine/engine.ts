@@ -27,7 +27,7 @@ import { createLimiter, createSlots, type Slots } from './limiter.js';
 import { checkAgainstDataset, compileJob } from './prepare.js';
 import { createProgress, progressFromStore, type JobProgress, type ProgressTracker } from './progress.js';
 import { createRowWriter, type RowWriter } from './row-writer.js';
-import { openLiveResultFile, openResultSegment, writeResultFile, type LiveResultFile, type ResultFileInfo } from './result-file.js';
+import { openLiveResultFile, openResultSegment, rowJson, writeResultFile, type LiveResultFile, type ResultFileInfo } from './result-file.js';
 import { callsOf, neededSecrets } from './secrets.js';
 import { evaluateRow, JobFatalError, type BoundModel, type RowContext } from './row-evaluator.js';
 
@@ -339,10 +339,12 @@ export function createEngine(deps: EngineDeps): Engine {
           if (state.abort.signal.aborted) return;
           state.progress.rowDone(result.outcome);
           deps.onRowFinished?.(result.outcome);
-          const made = segment?.add(row.index, row.data, result);
+          // The row's JSON, made once for its write and its line (the segment's or the live file's).
+          const json = segment || state.liveFile ? rowJson(row.data, result) : undefined;
+          const made = segment?.add(row.index, row.data, result, json);
           if (made && !lost?.aborted) keep(made);
-          await writer.add({ ...result, input: row.data, run });
-          state.liveFile?.file.add(row.index, row.data, result);
+          await writer.add({ ...result, input: row.data, run, json });
+          state.liveFile?.file.add(row.index, row.data, result, json);
         } catch (err) {
           if (!(err instanceof JobFatalError)) throw err;
           fatal ??= err;

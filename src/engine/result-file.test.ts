@@ -8,7 +8,7 @@ import { openSqliteStore } from '../backends/embedded/sqlite-store.js';
 import type { JobRecord, JobSpec, RowResult } from '../domain/types.js';
 import { createSummarizer } from '../stats/aggregate.js';
 import type { PendingCommit, Store } from './contracts.js';
-import { openLiveResultFile, resultLine, storedResultLine, writeResultFile } from './result-file.js';
+import { openLiveResultFile, resultLine, rowJson, storedResultLine, writeResultFile } from './result-file.js';
 
 const judge = { model: 'j', source: 'serverless', baseUrl: null, secretRef: null, maxTokens: 1, temperature: 0, numWorkers: null, systemTemplate: '' } as const;
 const spec: JobSpec = { type: 'classify', fileId: 'f', judge, target: { kind: 'column', column: 'r' }, labels: ['good', 'bad'], passLabels: ['good'] };
@@ -47,10 +47,20 @@ describe('a result line', () => {
     fc.assert(
       fc.property(object, object, (data, fields) => {
         const row = { ...result(0), fields };
-        expect(resultLine(data, row)).toBe(JSON.stringify({ ...data, ...fields }) + '\n');
+        const expected = JSON.stringify({ ...data, ...fields }) + '\n';
+        expect(resultLine(data, row)).toBe(expected);
+        // The same from the row's JSON made once for its write and its line.
+        expect(resultLine(data, row, rowJson(data, row))).toBe(expected);
       }),
       { seed: 20261127, numRuns: 2_000 },
     );
+  });
+
+  it("joins the row's JSON it is given instead of serializing the row again", () => {
+    const row = result(1);
+    // Text JSON.stringify would not make (spaces), to see it is the one used.
+    const json = { input: '{ "id": 1 }', fields: '{ "label": "good" }' };
+    expect(resultLine({ id: 1 }, row, json)).toBe('{ "id": 1 , "label": "good" }\n');
   });
 
   it('is the same when made from the fields as stored, spliced in or parsed where a key may be shared', () => {
@@ -92,7 +102,8 @@ describe('a result file written as rows finish', () => {
       const window = Array.from({ length: Math.min(50, rows - start) }, (_, k) => start + k);
       for (let k = 0; k < window.length; k++) order.push(window[(k * 17) % window.length]!);
     }
-    for (const i of order) live.add(i, data(i), result(i));
+    // Half of them with their JSON made already, as the engine gives it.
+    for (const i of order) live.add(i, data(i), result(i), i % 2 === 0 ? rowJson(data(i), result(i)) : undefined);
     const info = await live.finish();
 
     const expected = Array.from({ length: rows }, (_, i) => resultLine(data(i), result(i))).join('');

@@ -279,6 +279,29 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
       expect(await s.getCachedCall('k1')).toBeUndefined();
     });
 
+    it("stores a row's JSON as the engine made it, when given, and the same rows as without it", async () => {
+      const s = await fresh();
+      await s.insertJob(jobRecord('eval-1'), {});
+      const input = { q: 'Capital of France?', n: 1 };
+      const fields = { label: 'a', feedback: 'right' };
+      await s.saveRows('eval-1', [
+        rowResult(0, { input, fields, json: { input: JSON.stringify(input), fields: JSON.stringify(fields) } }),
+        rowResult(1, { input, fields }),
+        // Keys in another order than the objects': the text given is the text stored.
+        rowResult(2, { input, fields, json: { input: '{"n":1,"q":"Capital of France?"}', fields: '{"feedback":"right","label":"a"}' } }),
+      ]);
+      const { rows } = await s.queryRows('eval-1', { offset: 0, limit: 10 });
+      expect(rows.map((r) => [r.input, r.fields])).toEqual([
+        [input, fields],
+        [input, fields],
+        [input, fields],
+      ]);
+      expect(rows.map((r) => Object.keys(r.fields))).toEqual([['label', 'feedback'], ['label', 'feedback'], ['feedback', 'label']]);
+      const stored: string[] = [];
+      for await (const r of s.iterateRows('eval-1')) stored.push(r.fieldsJson);
+      expect(stored[2]).toBe('{"feedback":"right","label":"a"}');
+    });
+
     it('iterates many rows in order across pages', async () => {
       const s = await fresh();
       await s.insertJob(jobRecord('eval-1'), {});

@@ -224,8 +224,8 @@ function rowValues(jobId: string, r: RowResult): unknown[] {
     r.generationFailures,
     r.judgeFailures,
     JSON.stringify(r.usage),
-    JSON.stringify(r.fields),
-    r.input ? JSON.stringify(r.input) : null,
+    r.json ? r.json.fields : JSON.stringify(r.fields),
+    r.json ? r.json.input : r.input ? JSON.stringify(r.input) : null,
   ];
 }
 

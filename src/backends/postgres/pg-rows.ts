@@ -60,8 +60,8 @@ function saveParams(jobId: string, rows: readonly RowResult[]): unknown[] {
     rows.map((r) => r.generationFailures),
     rows.map((r) => r.judgeFailures),
     rows.map((r) => JSON.stringify(r.usage) ?? '').join(SEPARATOR),
-    rows.map((r) => JSON.stringify(r.fields)).join(SEPARATOR),
-    rows.map((r) => (r.input ? JSON.stringify(r.input) : '')).join(SEPARATOR),
+    rows.map((r) => (r.json ? r.json.fields : JSON.stringify(r.fields))).join(SEPARATOR),
+    rows.map((r) => (r.json ? r.json.input : r.input ? JSON.stringify(r.input) : '')).join(SEPARATOR),
     rows.map((r) => r.run ?? null),
   ];
 }
