@@ -7,8 +7,9 @@
  *   consuming (see `ModelRegistry.preload`).
  * - What: each part from its own file, not the package's index. The index also loads `fetch`,
  *   WebSocket, EventSource, the cache and cookie APIs and the mock agents, and through them
- *   Node's own copy of undici: 80–130 ms of CPU against 40 for these three. An engine thread
- *   pays it right after it starts, which is when the first job after a start arrives. The files
+ *   Node's own copy of undici: 81–133 ms in a fresh process against 39–42 for these three. An
+ *   engine thread pays it right after it starts, which is when the first job after a start
+ *   arrives. The files
  *   are the modules the index re-exports (undici-module.test.ts checks that they are), so an
  *   upgrade that moves them fails that test instead of a model call.
  *
