@@ -9,9 +9,8 @@
  *   WebSocket, EventSource, the cache and cookie APIs and the mock agents, and through them
  *   Node's own copy of undici: 81–133 ms in a fresh process against 39–42 for these three. An
  *   engine thread pays it right after it starts, which is when the first job after a start
- *   arrives. The files
- *   are the modules the index re-exports (undici-module.test.ts checks that they are), so an
- *   upgrade that moves them fails that test instead of a model call.
+ *   arrives. The files are the modules the index re-exports (undici-module.test.ts checks that
+ *   they are), so an upgrade that moves them fails that test instead of a model call.
  *
  * The index also gives every dispatcher its `request`, `stream`, `pipeline`, `connect` and
  * `upgrade` methods (it assigns `lib/api` to the Dispatcher prototype); this does the same, so
