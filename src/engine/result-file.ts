@@ -31,7 +31,7 @@ export function resultLine(data: Record<string, unknown>, result: RowResult | nu
 /**
  * A finished row's input and fields as JSON text, made once for both the row's write to the store
  * and its line in the result file (the live file's or a result segment's), which would otherwise
- * each serialize them: about 10 µs a row on the thread that runs rows.
+ * each serialize them: about 6 µs a row on the thread that runs rows (docs/benchmarks.md, step 46).
  */
 export function rowJson(data: Record<string, unknown>, result: RowResult): RowJson {
   return { input: JSON.stringify(data), fields: JSON.stringify(result.fields) };

@@ -4,8 +4,8 @@
  *
  * The index loads all of prom-client: the Pushgateway (and with it node:http, node:https and
  * node:zlib), the Summary, the cluster aggregator and the default process metrics. That is
- * 45–50 ms of CPU, and the engine thread spends it right after it starts, which is when the
- * first job after a start arrives; these four parts take 6 ms. The parts only the thread that
+ * 49–52 ms in a fresh process, and the engine thread spends it right after it starts, which is
+ * when the first job after a start arrives; these four parts take 5–6 ms. The parts only the thread that
  * answers scrapes needs are imported where they are used: the process metrics in
  * process-metrics.ts, the aggregator when a scrape merges another thread's metrics.
  *
