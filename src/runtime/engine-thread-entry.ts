@@ -1,11 +1,13 @@
 /**
- * The engine thread's first module. It lowers the thread's OS priority before the engine's modules
- * load, then loads them: loading takes 0.3–0.5 s of CPU, and `assay serve` starts the thread
- * while the API thread is still loading its own, so at equal priority the two would share the
- * cores and the API would listen later (measured: 50 ms later, at the median of five starts).
- * A static import could not do this: every module a module imports is loaded before its code runs.
+ * The engine thread's first module. It tells the server which OS thread it is before the engine's
+ * modules load (0.3–0.5 s of CPU), so that the server, which lowers its background threads once it
+ * listens, can leave this one at the process's priority (thread-priority.ts). A static import could
+ * not do this: every module a module imports is loaded before its code runs.
  */
-import { yieldToTheApi } from './thread-priority.js';
+import { parentPort } from 'node:worker_threads';
+import type { ThreadMessage } from './engine-thread-protocol.js';
+import { nameOwnThread, osThreadId } from './thread-priority.js';
 
-yieldToTheApi();
+nameOwnThread('assay-engine');
+parentPort?.postMessage({ kind: 'thread', osThreadId: osThreadId() } satisfies ThreadMessage);
 await import('./engine-thread-main.js');

@@ -13,14 +13,9 @@ import { openBackend } from './backend.js';
 import { createEngineNode } from './engine-node.js';
 import { toWire, type CallMessage, type EngineMethod, type MainMessage, type ThreadMessage } from './engine-thread-protocol.js';
 import { createSecurity } from './security.js';
-import { yieldToTheApi } from './thread-priority.js';
 
 /** How often the progress of running jobs is sent to the main thread. */
 const PROGRESS_EVERY_MS = 250;
-
-// engine-thread-entry.ts has done this before these modules loaded; a thread started on this
-// module directly (tests do) is lowered here.
-yieldToTheApi();
 
 const port = parentPort;
 if (port === null) throw new Error('engine-thread-main runs as a worker thread of the assay server');

@@ -40,6 +40,8 @@ export type ThreadMessage =
   | { kind: 'reply'; id: number; ok: true; value: unknown }
   | { kind: 'reply'; id: number; ok: false; error: WireError }
   | { kind: 'log'; level: 'info' | 'warn' | 'error'; msg: string; extra: Record<string, unknown> | null }
+  /** The thread's OS id (null where there is none), sent first, before the engine's modules load. */
+  | { kind: 'thread'; osThreadId: number | null }
   /** Progress of the jobs running in the engine thread, sent a few times a second while any runs. */
   | { kind: 'progress'; jobs: Array<[string, JobProgress]> };
 

@@ -22,6 +22,12 @@ import { fromWire, type CallMessage, type EngineMethod, type OpenMessage, type T
 export interface ThreadedEngine extends Engine {
   /** The thread's metrics, for the main registry to merge into a scrape. */
   metrics: RemoteMetrics;
+  /**
+   * The OS id of the thread as first started (null where there is none, or when it stopped before
+   * saying), for the server to leave it at the process's priority (thread-priority.ts). A thread
+   * started again after a crash is started by the API's thread, so it has that thread's priority.
+   */
+  osThreadId: Promise<number | null>;
   /** Throws while the thread is down for good (it kept dying as it started). */
   check(): void;
   /**
@@ -74,6 +80,8 @@ export function startEngineThread(config: Config, opts: EngineThreadOptions = {}
   let downForGood: Error | null = null;
   let startOptions: Parameters<Engine['start']>[0] | undefined;
   let opened = false;
+  let tellThreadId: (threadId: number | null) => void = () => {};
+  const osThreadId = new Promise<number | null>((resolve) => (tellThreadId = resolve));
   let worker = spawn();
 
   function spawn(): Worker {
@@ -89,6 +97,8 @@ export function startEngineThread(config: Config, opts: EngineThreadOptions = {}
         else call?.reject(fromWire(message.error));
       } else if (message.kind === 'log') {
         log(message.level, message.msg, message.extra ?? undefined);
+      } else if (message.kind === 'thread') {
+        tellThreadId(message.osThreadId);
       } else {
         progress = new Map(message.jobs);
         progressAt = Date.now();
@@ -100,6 +110,7 @@ export function startEngineThread(config: Config, opts: EngineThreadOptions = {}
       log('error', 'engine thread failed', { err: err.stack ?? String(err) });
     });
     w.on('exit', (code) => {
+      tellThreadId(null); // Settled already if the thread said which it was.
       if (w !== worker) return;
       const why = failure ? `: ${failure.message}` : ` (exit code ${code})`;
       const lost = new AssayError(`the engine thread stopped while handling this request${why}; try again`, {
@@ -178,6 +189,7 @@ export function startEngineThread(config: Config, opts: EngineThreadOptions = {}
       }
       await worker.terminate();
     },
+    osThreadId,
     metrics: () => (downForGood ? Promise.resolve([]) : call('metrics')),
     check() {
       if (downForGood) throw downForGood;

@@ -1,7 +1,9 @@
 /**
- * `assay serve` runs every thread but the API's at a lower OS priority (runtime/thread-priority.ts),
- * so that on busy cores a status request does not wait behind the engine or V8's helper threads.
- * Checked on the real server process through Linux's per-thread accounting.
+ * `assay serve` runs its background threads at a lower OS priority than the API's thread and the
+ * engine thread (runtime/thread-priority.ts), so that on busy cores neither a status request nor a
+ * row's next call waits behind V8's helper threads, libuv's pool or the checkpointer. Checked on
+ * the real server process through Linux's per-thread accounting; the engine thread and the
+ * checkpointer are told apart by the names they give themselves.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,16 +15,23 @@ function niceOf(pid: number, threadId: string): number {
   return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
 }
 
-function threadNices(pid: number): Map<number, number> {
-  const nices = new Map<number, number>();
+interface ThreadInfo {
+  threadId: number;
+  name: string;
+  nice: number;
+}
+
+function threads(pid: number): ThreadInfo[] {
+  const found: ThreadInfo[] = [];
   for (const threadId of readdirSync(`/proc/${pid}/task`)) {
     try {
-      nices.set(Number(threadId), niceOf(pid, threadId));
+      const name = readFileSync(`/proc/${pid}/task/${threadId}/comm`, 'utf8').trim();
+      found.push({ threadId: Number(threadId), name, nice: niceOf(pid, threadId) });
     } catch {
       // The thread ended between the listing and the read.
     }
   }
-  return nices;
+  return found;
 }
 
 describe.runIf(process.platform === 'linux')('thread priorities of assay serve', () => {
@@ -34,21 +43,27 @@ describe.runIf(process.platform === 'linux')('thread priorities of assay serve',
     await server?.cleanup();
   });
 
-  it('keeps the API thread at the process priority and lowers every other thread', async () => {
+  it('keeps the API thread and the engine thread at the process priority and lowers every other thread', async () => {
     const pid = server.proc.pid!;
-    // The engine thread lowers itself as it boots, after the server already answers.
+    // The engine thread is ready once it has loaded its modules, after the server already answers.
     await waitFor(async () => (await fetch(`${server.url}/readyz`)).ok, { what: 'the engine to be ready' });
     // An upload and a listing use the thread pool, which must not bring threads at full priority.
     const form = new FormData();
     form.append('purpose', 'eval');
     form.append('file', new Blob(['{"q":"a","answer":"b"}\n']), 'data.jsonl');
     expect((await fetch(`${server.baseUrl}/files/upload`, { method: 'POST', body: form })).ok).toBe(true);
+    expect((await fetch(`${server.baseUrl}/files`)).ok).toBe(true);
 
-    const nices = threadNices(pid);
-    const api = nices.get(pid)!;
-    const others = [...nices].filter(([threadId]) => threadId !== pid);
-    // V8's helper threads, libuv's pool, the engine thread and the checkpointer, at the least.
-    expect(others.length).toBeGreaterThanOrEqual(6);
-    for (const [threadId, nice] of others) expect({ threadId, nice }).toEqual({ threadId, nice: Math.max(api, 10) });
+    const all = threads(pid);
+    const api = all.find((t) => t.threadId === pid)!;
+    const engine = all.filter((t) => t.name === 'assay-engine');
+    const checkpointer = all.filter((t) => t.name === 'assay-checkpt');
+    expect(engine).toHaveLength(1);
+    expect(checkpointer).toHaveLength(1);
+    expect(engine[0]!.nice).toBe(api.nice);
+    const background = all.filter((t) => t.threadId !== pid && t.name !== 'assay-engine');
+    // V8's helper threads, libuv's pool and the checkpointer, at the least.
+    expect(background.length).toBeGreaterThanOrEqual(6);
+    for (const { threadId, name, nice } of background) expect({ threadId, name, nice }).toEqual({ threadId, name, nice: Math.max(api.nice, 10) });
   });
 });

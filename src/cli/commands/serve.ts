@@ -72,9 +72,13 @@ export function registerServeCommand(program: Command): void {
         throw err;
       });
       const server = await startServer(config, engineThread ? { engineThread } : {});
-      // This process is the server, so its helper threads may yield to the API's (not so for a
-      // server started inside another program, which owns its threads).
-      if (config.serveWorkers && config.engineThread) helperThreadsYieldToTheApi();
+      // This process is the server, so its helper threads may yield to the API's and the engine
+      // thread's (not so for a server started inside another program, which owns its threads).
+      // The engine thread said which it is as it started, long before the server listened.
+      if (engineThread) {
+        const engineThreadId = await engineThread.osThreadId;
+        helperThreadsYieldToTheApi(engineThreadId === null ? [] : [engineThreadId]);
+      }
       // One plain line for people and scripts waiting for readiness.
       const where = config.databaseUrl ? 'state in PostgreSQL' : `data in ${config.dataDir}`;
       process.stdout.write(`assay listening on ${server.url} (${where}${config.serveWorkers ? '' : ', no workers'})\n`);
