@@ -54,6 +54,9 @@ describe.runIf(process.platform === 'linux')('thread priorities of assay serve',
     expect((await fetch(`${server.baseUrl}/files/upload`, { method: 'POST', body: form })).ok).toBe(true);
     expect((await fetch(`${server.baseUrl}/files`)).ok).toBe(true);
 
+    // The checkpointer starts with the engine thread's store and names itself as it boots.
+    const named = (all: ThreadInfo[]) => ['assay-engine', 'assay-checkpt'].every((name) => all.some((t) => t.name === name));
+    await waitFor(() => named(threads(pid)), { what: 'the engine thread and the checkpointer to name themselves' });
     const all = threads(pid);
     const api = all.find((t) => t.threadId === pid)!;
     const engine = all.filter((t) => t.name === 'assay-engine');

@@ -6,8 +6,9 @@ import { nameOwnThread, yieldToTheApi } from '../../runtime/thread-priority.js';
 /** Often enough that no commit meets a WAL of 1,000 new pages (4 MB) at the rates assay writes. */
 const CHECKPOINT_EVERY_MS = 250;
 
-nameOwnThread('assay-checkpt');
 yieldToTheApi();
+// Named once lowered, so that a thread with this name is known to run at the lower priority.
+nameOwnThread('assay-checkpt');
 const { databaseFile } = workerData as { databaseFile: string };
 const db = new Database(databaseFile);
 db.pragma('busy_timeout = 5000');
