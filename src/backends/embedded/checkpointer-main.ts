@@ -1,12 +1,12 @@
 /** The checkpointer thread (see checkpointer.ts): its own connection, a PASSIVE checkpoint at a time. */
 import { Database } from './sqlite-module.js';
 import { parentPort, workerData } from 'node:worker_threads';
-import { nameOwnThread, yieldToTheApi } from '../../runtime/thread-priority.js';
+import { lowerOwnPriority, nameOwnThread } from '../../runtime/thread-priority.js';
 
 /** Often enough that no commit meets a WAL of 1,000 new pages (4 MB) at the rates assay writes. */
 const CHECKPOINT_EVERY_MS = 250;
 
-yieldToTheApi();
+lowerOwnPriority();
 // Named once lowered, so that a thread with this name is known to run at the lower priority.
 nameOwnThread('assay-checkpt');
 const { databaseFile } = workerData as { databaseFile: string };

@@ -1,7 +1,7 @@
 /** `assay serve` (API node, with workers unless told otherwise) and `assay worker` (worker node). */
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/config.js';
-import { helperThreadsYieldToTheApi } from '../../runtime/thread-priority.js';
+import { lowerBackgroundThreads } from '../../runtime/thread-priority.js';
 
 interface NodeOptions {
   host?: string;
@@ -77,7 +77,7 @@ export function registerServeCommand(program: Command): void {
       // The engine thread said which it is as it started, long before the server listened.
       if (engineThread) {
         const engineThreadId = await engineThread.osThreadId;
-        helperThreadsYieldToTheApi(engineThreadId === null ? [] : [engineThreadId]);
+        lowerBackgroundThreads(engineThreadId === null ? [] : [engineThreadId]);
       }
       // One plain line for people and scripts waiting for readiness.
       const where = config.databaseUrl ? 'state in PostgreSQL' : `data in ${config.dataDir}`;
