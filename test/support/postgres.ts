@@ -64,6 +64,18 @@ export async function getTestDatabase(): Promise<TestDatabase> {
   };
 }
 
+/**
+ * A pool of the test's own, on a database of the test server. The server terminates whatever
+ * connections are left when it stops, and pg-pool's `end()` resolves before its connections have
+ * closed, so even a pool ended in time can still get that error: without a listener it would be an
+ * uncaught exception that fails the run, in whichever test file happens to be stopping then.
+ */
+export function testPool(url: string, max: number): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, max });
+  pool.on('error', () => {});
+  return pool;
+}
+
 async function createDatabase(serverUrl: string, name?: string): Promise<string> {
   const db = name ?? `assay_test_${process.pid}_${++dbCount}_${Math.random().toString(36).slice(2, 8)}`;
   const client = new pg.Client({ connectionString: serverUrl });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { getTestDatabase, type TestDatabase } from '../../../test/support/postgres.js';
+import { getTestDatabase, testPool, type TestDatabase } from '../../../test/support/postgres.js';
 import type { JobSpec, StoredRowResult } from '../../domain/types.js';
 import type { Store } from '../../engine/contracts.js';
 import { writeResultFile } from '../../engine/result-file.js';
@@ -19,7 +19,7 @@ afterAll(() => db?.stop());
 describe('the PostgreSQL blob store', () => {
   it('removes from its local folder the partial files of processes that died, as the local store does', async () => {
     const cacheDir = mkdtempSync(path.join(tmpdir(), 'assay-pg-cache-'));
-    const pool = new pg.Pool({ connectionString: await db.createDatabase(), max: 2 });
+    const pool = testPool(await db.createDatabase(), 2);
     try {
       const dead = Number(spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' }).stdout.trim());
       const file = (name: string) => path.join(cacheDir, name);
@@ -44,7 +44,7 @@ describe('a commit that takes a file while it is written', () => {
   async function twoNodes() {
     const url = await db.createDatabase();
     const dirs = [mkdtempSync(path.join(tmpdir(), 'assay-pg-node-a-')), mkdtempSync(path.join(tmpdir(), 'assay-pg-node-b-'))];
-    const pools = dirs.map(() => new pg.Pool({ connectionString: url, max: 2 }).on('error', () => {}));
+    const pools = dirs.map(() => testPool(url, 2));
     const [a, b] = await Promise.all(dirs.map((dir, i) => openPostgresBlobStore(pools[i]!, dir)));
     return {
       a: a!,
@@ -238,7 +238,7 @@ describe('a result file committed while the pass over its rows writes it', () =>
   async function setUp() {
     const url = await db.createDatabase();
     const dir = mkdtempSync(path.join(tmpdir(), 'assay-pg-result-'));
-    const pools = [0, 1].map(() => new pg.Pool({ connectionString: url, max: 2 }).on('error', () => {}));
+    const pools = [0, 1].map(() => testPool(url, 2));
     const [writer, reader] = await Promise.all(pools.map((pool, i) => openPostgresBlobStore(pool, path.join(dir, `node-${i}`))));
     const datasetPath = path.join(dir, 'data.jsonl');
     writeFileSync(datasetPath, Array.from({ length: ROWS }, (_, i) => JSON.stringify({ id: i, answer: `answer ${i}` })).join('\n') + '\n');

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { text } from 'node:stream/consumers';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getTestDatabase, type TestDatabase } from '../../../test/support/postgres.js';
+import { getTestDatabase, testPool, type TestDatabase } from '../../../test/support/postgres.js';
 import type { BlobStore, ResultSegment, Store } from '../../engine/contracts.js';
 import type { RowResult } from '../../domain/types.js';
 import { createSummarizer } from '../../stats/aggregate.js';
@@ -37,7 +37,7 @@ interface Setup {
 async function setup(rowCount: number): Promise<Setup> {
   const url = await db.createDatabase();
   const store = await openPostgresStore(url, { max: 4 });
-  const pool = new pg.Pool({ connectionString: url, max: 2 });
+  const pool = testPool(url, 2);
   const dir = mkdtempSync(path.join(tmpdir(), 'assay-segments-'));
   dirs.push(dir);
   const blobs = await openPostgresBlobStore(pool, dir);

@@ -2,7 +2,7 @@ import PgBoss from 'pg-boss';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { describeQueueContract } from '../../../test/contract/queue-contract.js';
-import { getTestDatabase, type TestDatabase } from '../../../test/support/postgres.js';
+import { getTestDatabase, testPool, type TestDatabase } from '../../../test/support/postgres.js';
 import type { RowChunk, TaskQueue } from '../../engine/contracts.js';
 import { createPgBossQueue, type PgBossQueueOptions } from './pgboss-queue.js';
 
@@ -29,16 +29,6 @@ function gate() {
 }
 
 const chunk = (jobId: string, start: number): RowChunk => ({ jobId, start, end: start + 64 });
-
-/**
- * A pool of the test's own. The test server terminates whatever connections are left when it stops;
- * a pool without an error listener turns that into an uncaught exception that fails the run.
- */
-function testPool(url: string, max: number): pg.Pool {
-  const pool = new pg.Pool({ connectionString: url, max });
-  pool.on('error', () => {});
-  return pool;
-}
 
 describe('pg-boss queue across nodes', () => {
   const opened: TaskQueue[] = [];
