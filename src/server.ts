@@ -68,6 +68,11 @@ async function start(config: Config, opts: ServerOptions, opened: Opened): Promi
   // thread, which opens its own backend and queue, and this loop only serves the API.
   const threaded = config.serveWorkers && config.engineThread;
   if (opts.engineThread && !threaded) throw new Error('an engine thread was given to a server configured to run without one');
+  // Without the engine thread the engine runs on this thread: its modules load while the backend
+  // opens, which for a distributed API node is mostly waiting on the database.
+  const engineNodeModule = threaded ? null : import('./runtime/engine-node.js');
+  // Awaited below; if the backend fails first, a failed load must not be an unhandled rejection.
+  engineNodeModule?.catch(() => {});
   const backend = await openBackend(
     config,
     (err, task) => {
@@ -103,7 +108,7 @@ async function start(config: Config, opts: ServerOptions, opened: Opened): Promi
       await backend.ping();
     };
   } else {
-    const { createEngineNode } = await import('./runtime/engine-node.js');
+    const { createEngineNode } = await engineNodeModule!;
     const node = createEngineNode(config, { ...backend, metrics, security, log });
     engine = opened.engine = node.engine;
     metrics.setSources({

@@ -104,53 +104,66 @@ export async function openBackend(config: Config, onTaskError: (err: unknown, ta
     };
   }
   // Loaded only for the distributed shape, so the embedded one starts without them.
-  const [{ createPool }, { openPostgresStore }, { openPostgresBlobStore }, { createPgBossQueue }] = await Promise.all([
+  const [{ createPool }, { openPostgresStore }, { openPostgresBlobStore }, { createPgBossQueue }, { startHeartbeat }] = await Promise.all([
     import('../backends/postgres/pg-sql.js'),
     import('../backends/postgres/pg-store.js'),
     import('../backends/postgres/pg-blob-store.js'),
     import('../backends/postgres/pgboss-queue.js'),
+    import('../backends/postgres/node-registry.js'),
   ]);
-  const { startHeartbeat } = await import('../backends/postgres/node-registry.js');
   const connectTimeoutMs = config.databaseConnectTimeoutMs;
-  const store = await openPostgresStore(config.databaseUrl, { connectTimeoutMs });
   // With an error listener, like every pool here: an idle connection the server drops (a restart,
   // a failover) is discarded by the pool instead of crashing the process; queries say their own errors.
   const pool = createPool(config.databaseUrl, { max: 4, applicationName: 'assay-node', connectTimeoutMs });
-  try {
+  // The store's migrations, the file table and pg-boss's schema touch nothing of each other's and
+  // each opens its own connections, so they are opened together: their round trips overlap. One
+  // after another they took 160-210 ms of a node's start on a fresh database, 87 ms on one
+  // already set up (docs/benchmarks.md, step 48).
+  const opening = await Promise.allSettled([
+    openPostgresStore(config.databaseUrl, { connectTimeoutMs }),
     // File contents live in PostgreSQL; the data directory is only this node's cache of them.
-    const blobs = await openPostgresBlobStore(pool, path.join(config.dataDir, 'cache'));
-    const queue =
-      opts.queue === false
-        ? NO_QUEUE
-        : await createPgBossQueue(config.databaseUrl, {
-            leaseSeconds: config.chunkLeaseSeconds,
-            maintenanceIntervalSeconds: config.queueMaintenanceSeconds,
-            connectTimeoutMs,
-            onError: onTaskError,
-          });
-    let heartbeat: Awaited<ReturnType<typeof startHeartbeat>> | null = null;
-    return {
-      shape: 'distributed',
-      store,
-      blobs,
-      queue,
-      ping: async () => {
-        await pool.query('SELECT 1');
-      },
-      share: () => heartbeat?.share() ?? 1,
-      async joinWorkers() {
-        heartbeat ??= await startHeartbeat(pool);
-      },
-      // The queue is closed by the engine, which owns its in-flight work.
-      async close() {
-        await heartbeat?.stop();
-        await store.close();
-        await pool.end();
-      },
-    };
-  } catch (err) {
-    await store.close();
-    await pool.end();
-    throw err;
+    openPostgresBlobStore(pool, path.join(config.dataDir, 'cache')),
+    opts.queue === false
+      ? NO_QUEUE
+      : createPgBossQueue(config.databaseUrl, {
+          leaseSeconds: config.chunkLeaseSeconds,
+          maintenanceIntervalSeconds: config.queueMaintenanceSeconds,
+          connectTimeoutMs,
+          onError: onTaskError,
+        }),
+  ] as const);
+  const [storeOpened, blobsOpened, queueOpened] = opening;
+  if (storeOpened.status === 'rejected' || blobsOpened.status === 'rejected' || queueOpened.status === 'rejected') {
+    // Nothing half-open stays behind. The store's error comes first when several failed (an
+    // unreachable database fails them all): it names the database and how long it waited.
+    await Promise.allSettled([
+      storeOpened.status === 'fulfilled' ? storeOpened.value.close() : null,
+      queueOpened.status === 'fulfilled' ? queueOpened.value.close() : null,
+      pool.end(),
+    ]);
+    throw [storeOpened, blobsOpened, queueOpened].find((o): o is PromiseRejectedResult => o.status === 'rejected')!.reason;
   }
+  const store = storeOpened.value;
+  const blobs = blobsOpened.value;
+  const queue = queueOpened.value;
+  let heartbeat: Awaited<ReturnType<typeof startHeartbeat>> | null = null;
+  return {
+    shape: 'distributed',
+    store,
+    blobs,
+    queue,
+    ping: async () => {
+      await pool.query('SELECT 1');
+    },
+    share: () => heartbeat?.share() ?? 1,
+    async joinWorkers() {
+      heartbeat ??= await startHeartbeat(pool);
+    },
+    // The queue is closed by the engine, which owns its in-flight work.
+    async close() {
+      await heartbeat?.stop();
+      await store.close();
+      await pool.end();
+    },
+  };
 }
