@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -79,6 +79,31 @@ describe('a distributed backend whose database drops its connections', () => {
     } finally {
       await backend.queue.close();
       await backend.close();
+    }
+  });
+});
+
+describe('a distributed backend that cannot open one of its parts', () => {
+  it('fails with that part’s error and leaves no connection open', async () => {
+    const url = await db.createDatabase();
+    const config = configFor(url);
+    // The file cache's folder cannot be made: a file stands where it goes. The store and the
+    // queue, opened at the same time, succeed and must be closed again.
+    writeFileSync(path.join(config.dataDir, 'cache'), 'not a folder');
+    await expect(openBackend(config, () => {})).rejects.toThrow(/EEXIST|ENOTDIR/);
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    try {
+      const others = async () =>
+        (await admin.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`)).rows[0]!.n;
+      // A pool's end resolves as its connections are told to close; the server sees them go soon
+      // after. Left open, an idle connection would stay for the pools' idle timeout, 10 s.
+      await expect.poll(others, { timeout: 5_000 }).toBe(0);
+      // What the store and the queue made is there: they did open before the failure closed them.
+      const { rows } = await admin.query<{ n: number }>(`SELECT count(*)::int AS n FROM information_schema.schemata WHERE schema_name = 'pgboss'`);
+      expect(rows).toEqual([{ n: 1 }]);
+    } finally {
+      await admin.end();
     }
   });
 });
