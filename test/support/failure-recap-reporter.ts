@@ -4,7 +4,7 @@
  * but not the error itself, which it printed far above. Prints nothing when the run passed.
  */
 import path from 'node:path';
-import type { Reporter, SerializedError, TestModule, TestRunEndReason } from 'vitest/node';
+import type { Reporter, SerializedError, TestModule, TestRunEndReason, Vitest } from 'vitest/node';
 
 /** Stack frames shown per error: enough to find the throwing line, few enough for a log's tail. */
 const FRAMES = 3;
@@ -12,18 +12,28 @@ const FRAMES = 3;
 const LISTED = 8;
 
 export default class FailureRecapReporter implements Reporter {
+  /** Paths are shown relative to the run's root, as the default reporter shows them. */
+  private root = process.cwd();
+
+  onInit(vitest: Vitest): void {
+    this.root = vitest.config.root;
+  }
+
   onTestRunEnd(modules: ReadonlyArray<TestModule>, unhandled: ReadonlyArray<SerializedError>, reason: TestRunEndReason): void {
     if (reason === 'passed' && unhandled.length === 0) return;
     const lines: string[] = [];
     for (const error of unhandled) {
-      const file = typeof error.VITEST_TEST_PATH === 'string' ? ` (while ${relative(error.VITEST_TEST_PATH)} ran${typeof error.VITEST_TEST_NAME === 'string' ? `, after "${error.VITEST_TEST_NAME}"` : ''})` : '';
-      lines.push(`unhandled${file}: ${describe(error)}`);
+      // Where vitest saw it: the file that was running, and the test if one was.
+      const file = typeof error.VITEST_TEST_PATH === 'string' ? this.relative(error.VITEST_TEST_PATH) : null;
+      const test = typeof error.VITEST_TEST_NAME === 'string' ? `, after "${error.VITEST_TEST_NAME}"` : '';
+      lines.push(`unhandled${file ? ` (while ${file} ran${test})` : ''}: ${this.describe(error)}`);
     }
     for (const module of modules) {
-      for (const error of module.errors()) lines.push(`${relative(module.moduleId)}: ${describe(error)}`);
+      const file = this.relative(module.moduleId);
+      for (const error of module.errors()) lines.push(`${file}: ${this.describe(error)}`);
       for (const test of module.children.allTests('failed')) {
         const first = test.result().errors?.[0];
-        lines.push(`failed ${relative(module.moduleId)} > ${test.fullName}${first ? `: ${describe(first)}` : ''}`);
+        lines.push(`failed ${file} > ${test.fullName}${first ? `: ${this.describe(first)}` : ''}`);
       }
     }
     if (lines.length === 0) return;
@@ -31,20 +41,24 @@ export default class FailureRecapReporter implements Reporter {
     if (lines.length > LISTED) shown.push(`… and ${lines.length - LISTED} more above`);
     process.stdout.write(`\nrecap of what failed:\n${shown.map((l) => `  ${l}`).join('\n')}\n`);
   }
-}
 
-function describe(error: SerializedError): string {
-  const head = `${error.name ?? 'Error'}: ${firstLine(error.message)}`;
-  const all = (error.stack ?? '')
-    .split('\n')
-    .filter((l) => /^\s+at /.test(l))
-    .map((l) => l.trim().replace(/^at /, '').replace(`${process.cwd()}/`, '').replace('file://', ''));
-  // The project's own frames say the most; Node's and the libraries' only when there are no others.
-  const own = all.filter((l) => !l.includes('node_modules/') && !l.includes('node:') && !l.includes('<anonymous>'));
-  const frames = (own.length > 0 ? own : all).slice(0, FRAMES);
-  const cause = error.cause && typeof error.cause === 'object' && 'message' in error.cause ? ` ⟵ caused by ${firstLine(String((error.cause as { message: unknown }).message))}` : '';
-  return `${head}${frames.length > 0 ? ` [${frames.join(' ← ')}]` : ''}${cause}`;
+  /** The error's first line, then its first frames in the project's own code. */
+  private describe(error: SerializedError): string {
+    const head = `${error.name ?? 'Error'}: ${firstLine(error.message)}`;
+    const all = (error.stack ?? '')
+      .split('\n')
+      .filter((l) => /^\s+at /.test(l))
+      .map((l) => l.trim().replace(/^at /, '').replace('file://', '').replace(`${this.root}${path.sep}`, ''));
+    // The project's own frames say the most; Node's and the libraries' only when there are no others.
+    const own = all.filter((l) => !l.includes('node_modules/') && !l.includes('node:') && !l.includes('<anonymous>'));
+    const frames = (own.length > 0 ? own : all).slice(0, FRAMES);
+    const cause = error.cause && typeof error.cause === 'object' && 'message' in error.cause ? ` ⟵ caused by ${firstLine(String(error.cause.message))}` : '';
+    return `${head}${frames.length > 0 ? ` [${frames.join(' ← ')}]` : ''}${cause}`;
+  }
+
+  private relative(file: string): string {
+    return path.relative(this.root, file);
+  }
 }
 
 const firstLine = (text: string | undefined): string => (text ?? '').split('\n')[0]!.slice(0, 300);
-const relative = (file: string): string => path.relative(process.cwd(), file);
