@@ -81,7 +81,7 @@ interface JobOutcome {
   /** The job's calls as the fake judge saw them: held by the judge, and the client's turnaround. */
   timing: CallTimingSummary | null;
   /** The shares of the cores other processes and steal took during the job (other-cpu.ts); null without /proc. */
-  cpuTaken: { other: number; steal: number } | null;
+  cpuTaken: ReturnType<typeof cpuShares> | null;
 }
 
 interface RunOutcome {
@@ -453,12 +453,21 @@ function otherCpuReport(rows: Row[]): string {
   ];
   for (const { r, j, shares } of measured) {
     const takers = [
-      shares.other >= OTHER_CPU_WARNING_SHARE ? `other processes used ${pct(shares.other)} of the cores` : null,
+      shares.other >= OTHER_CPU_WARNING_SHARE ? `other processes used ${pct(shares.other)} of the cores${takersText(shares, pct)}` : null,
       shares.steal >= OTHER_CPU_WARNING_SHARE ? `the host stole ${pct(shares.steal)}` : null,
     ].filter((x) => x !== null);
     if (takers.length > 0) lines.push(`⚠ ${r.scenario.name}, the ${r.job} job of ${j.wallS.toFixed(2)} s: ${takers.join(', ')}; its figures are not this machine's alone.`);
   }
   return lines.join('\n');
+}
+
+/** Who took the others' share: the largest takers by name, and what no process was charged with. */
+function takersText(shares: NonNullable<JobOutcome['cpuTaken']>, pct: (x: number) => string): string {
+  const named = shares.takers.filter((t) => t.share >= 0.001);
+  const rest = shares.other - named.reduce((sum, t) => sum + t.share, 0);
+  const parts = named.map((t) => `${t.name} ${pct(t.share)}`);
+  if (rest >= 0.001) parts.push(`no process (interrupts, the kernel) ${pct(rest)}`);
+  return parts.length > 0 ? ` (${parts.join(', ')})` : '';
 }
 
 const rows: Row[] = [];

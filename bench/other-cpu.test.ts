@@ -15,15 +15,41 @@ describe('reading /proc for the CPU other processes used', () => {
   it("reads a process's parent and ticks, its waited-for children's included, whatever its name", () => {
     // Fields after the name: state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime cutime cstime ...
     const stat = '4242 (node (x) y) S 17 4242 4242 0 -1 4194560 100 0 0 0 250 40 7 3 20 0 11 0 123 456 789';
-    expect(processTicks(stat)).toEqual({ ppid: 17, ticks: 300 });
+    expect(processTicks(stat)).toEqual({ name: 'node (x) y', ppid: 17, ticks: 300 });
   });
 
   it('puts the shares of the cores others and steal took between two readings', () => {
-    const shares = cpuShares({ busyTicks: 1000, stealTicks: 50, ownTicks: 400 }, { busyTicks: 1300, stealTicks: 90, ownTicks: 600 }, 1, 2);
+    const none = new Map<number, { name: string; ticks: number }>();
+    const shares = cpuShares({ busyTicks: 1000, stealTicks: 50, ownTicks: 400, others: none }, { busyTicks: 1300, stealTicks: 90, ownTicks: 600, others: none }, 1, 2);
     expect(shares.other).toBeCloseTo(0.5);
     expect(shares.steal).toBeCloseTo(0.2);
     // Never below zero, whatever the rounding of ticks.
-    expect(cpuShares({ busyTicks: 1000, stealTicks: 0, ownTicks: 400 }, { busyTicks: 1010, stealTicks: 0, ownTicks: 430 }, 1, 2).other).toBe(0);
+    expect(cpuShares({ busyTicks: 1000, stealTicks: 0, ownTicks: 400, others: none }, { busyTicks: 1010, stealTicks: 0, ownTicks: 430, others: none }, 1, 2).other).toBe(0);
+  });
+
+  it('names the processes outside the tree that took the most, kernel threads by the name before their number', () => {
+    const before = new Map([
+      [10, { name: 'kworker/0:1-events', ticks: 100 }],
+      [11, { name: 'kworker/1:2H', ticks: 50 }],
+      [12, { name: 'postgres', ticks: 400 }],
+      [13, { name: 'sshd', ticks: 7 }],
+    ]);
+    const after = new Map([
+      [10, { name: 'kworker/0:1-events', ticks: 112 }],
+      [11, { name: 'kworker/1:2H', ticks: 58 }],
+      [12, { name: 'postgres', ticks: 430 }],
+      [13, { name: 'sshd', ticks: 7 }],
+      // Started between the readings: all its ticks count.
+      [14, { name: 'tsc', ticks: 5 }],
+      [15, { name: 'cron', ticks: 1 }],
+    ]);
+    const shares = cpuShares({ busyTicks: 0, stealTicks: 0, ownTicks: 0, others: before }, { busyTicks: 100, stealTicks: 0, ownTicks: 40, others: after }, 1, 2);
+    expect(shares.other).toBeCloseTo(0.3);
+    expect(shares.takers).toEqual([
+      { name: 'postgres', share: 0.15 },
+      { name: 'kworker', share: 0.1 },
+      { name: 'tsc', share: 0.025 },
+    ]);
   });
 
   /**
@@ -64,5 +90,8 @@ describe('reading /proc for the CPU other processes used', () => {
     // 400 ms of a core is 40 ticks; this process's polling adds a few of its own.
     expect(b.ownTicks - a.ownTicks).toBeGreaterThanOrEqual(30);
     expect(c.ownTicks - b2.ownTicks).toBeLessThan(c.busyTicks - b2.busyTicks - 25);
+    // The orphan is named among the others, with about its 400 ms.
+    const orphan = cpuShares(b2, c, 1, 1).takers.find((t) => t.name === 'node');
+    expect(orphan?.share).toBeGreaterThanOrEqual(0.3);
   });
 });
