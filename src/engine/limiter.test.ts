@@ -24,6 +24,56 @@ describe('createSlots', () => {
   });
 });
 
+describe('createSlots handing slots out together', () => {
+  /** Lets granted waiters' continuations run. */
+  const settle = async () => {
+    for (let i = 0; i < 3; i++) await Promise.resolve();
+  };
+
+  it('holds freed slots back until it can hand out a group, then hands out every free one', async () => {
+    const slots = createSlots(6, { grantTogether: 3, keepHeld: 2 });
+    for (let i = 0; i < 6; i++) await slots.acquire(i);
+    const granted: number[] = [];
+    const waits = [6, 7, 8, 9, 10].map((rank) => slots.acquire(rank).then(() => granted.push(rank)));
+    slots.release();
+    slots.release();
+    await settle();
+    expect(granted).toEqual([]);
+    expect(slots.taken).toBe(4);
+    slots.release();
+    await settle();
+    expect(granted).toEqual([6, 7, 8]);
+    expect(slots.taken).toBe(6);
+    for (let i = 0; i < 3; i++) slots.release();
+    await Promise.all(waits);
+    expect(granted).toEqual([6, 7, 8, 9, 10]);
+    expect(slots.taken).toBe(5);
+  });
+
+  it('hands slots out at once while fewer than keepHeld are held', async () => {
+    const slots = createSlots(4, { grantTogether: 4, keepHeld: 3 });
+    for (let i = 0; i < 4; i++) await slots.acquire(i);
+    const granted: number[] = [];
+    const waits = [4, 5].map((rank) => slots.acquire(rank).then(() => granted.push(rank)));
+    slots.release();
+    await settle();
+    expect(granted).toEqual([]);
+    // Two held now, below keepHeld: both free slots go.
+    slots.release();
+    await Promise.all(waits);
+    expect(granted).toEqual([4, 5]);
+    expect(slots.taken).toBe(4);
+  });
+
+  it('gives a newcomer a free slot at once while none wait', async () => {
+    const slots = createSlots(4, { grantTogether: 4 });
+    for (let i = 0; i < 4; i++) await slots.acquire(i);
+    slots.release();
+    await slots.acquire(9);
+    expect(slots.taken).toBe(4);
+  });
+});
+
 describe('createLimiter', () => {
   it('never runs more than its limit at once', async () => {
     const limiter = createLimiter(3);

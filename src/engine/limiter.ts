@@ -14,20 +14,38 @@ export interface Slots {
   readonly taken: number;
 }
 
-export function createSlots(limit: number): Slots {
+export interface SlotsOptions {
+  /**
+   * Hands freed slots to waiters this many at a time, so that the rows let in together ask the
+   * call cache together: a store whose lookups are round trips answers all the lookups of a turn
+   * in one query (pg-store.ts). Default 1: each freed slot goes to a waiter at once.
+   */
+  grantTogether?: number;
+  /**
+   * While fewer than this many slots are held, freed slots go to waiters at once whatever
+   * `grantTogether` says, so that holding slots back never leaves the calls short of rows.
+   */
+  keepHeld?: number;
+}
+
+export function createSlots(limit: number, opts: SlotsOptions = {}): Slots {
+  const together = Math.max(1, Math.min(opts.grantTogether ?? 1, limit));
+  const keepHeld = opts.keepHeld ?? 0;
   let taken = 0;
   /** Sorted by rank, then arrival; short (one waiter per reader), so insertion is a scan. */
   const waiting: Array<{ rank: number; grant: () => void }> = [];
+  /** Whether a free slot may go to a waiter now, or waits for others to be freed with it. */
+  const mayGrant = (): boolean => taken < limit && (limit - taken >= together || taken < keepHeld);
   return {
     get taken() {
       return taken;
     },
     async acquire(rank = Number.POSITIVE_INFINITY) {
-      if (taken < limit) {
+      // Rows asking while none wait come together anyway (a chunk asks for all its rows at once).
+      if (waiting.length === 0 && taken < limit) {
         taken++;
         return;
       }
-      // The releasing holder hands its slot straight to the next waiter, so `taken` stays put.
       await new Promise<void>((grant) => {
         let i = waiting.length;
         while (i > 0 && waiting[i - 1]!.rank > rank) i--;
@@ -35,9 +53,13 @@ export function createSlots(limit: number): Slots {
       });
     },
     release() {
-      const next = waiting.shift();
-      if (next) next.grant();
-      else taken--;
+      taken--;
+      // Once some may go, all free slots go: a group is every slot freed since the last one.
+      if (!mayGrant()) return;
+      while (waiting.length > 0 && taken < limit) {
+        taken++;
+        waiting.shift()!.grant();
+      }
     },
   };
 }
