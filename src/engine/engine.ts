@@ -237,8 +237,10 @@ export function createEngine(deps: EngineDeps): Engine {
     const staged = stagedRows(callSlots, lookupsAreRoundTrips);
     // Staged rows are let in half a stage at a time, so that their lookups share a query: one
     // freed slot at a time, a distributed job asked PostgreSQL once per 2.9 rows, and half a stage
-    // at a time once per 9 (docs/benchmarks.md, step 49). The calls never wait for it: freed
-    // slots go at once whenever fewer rows than the calls can take are held.
+    // at a time once per 9 (docs/benchmarks.md, step 49). Freed slots go at once whenever fewer
+    // rows are held than the calls can take. Held rows include those being written, so while
+    // slots are held back as few as half a stage of rows may wait for a call with their lookup
+    // done: enough at 50 ms and C = 64, where a lookup takes a millisecond or two.
     const rowSlots = createSlots(callSlots + staged, { grantTogether: Math.max(1, Math.floor(staged / 2)), keepHeld: callSlots });
     return {
       ctx,
