@@ -94,7 +94,7 @@ export function readCpu(root: number = process.pid, procDir = '/proc'): CpuReadi
  * The shares of all cores' time between two readings that went to processes outside the tree and
  * to steal, and the processes outside the tree that took the most, by name (kernel threads with a
  * number in their name, `kworker/1:2` and the like, go under the name before the `/`). What no
- * process was charged with (interrupts, and the network stack's work on loopback traffic) is the
+ * process was charged with (interrupts, and kernel work done on behalf of no process) is the
  * difference between `other` and the takers.
  */
 export function cpuShares(
